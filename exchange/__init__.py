@@ -1,0 +1,1 @@
+"""The paper exchange: a simulated perpetual-futures venue around the ``matching`` engine."""

@@ -1,0 +1,649 @@
+"""A price-time-priority limit order book for one instrument.
+
+Prices are integer ticks, quantities integer lots. Each command returns its events (see
+``matching.events`` for which, in what order); queries never change anything.
+
+How it is laid out, and why:
+
+- Each side is a ``SortedDict`` from a *key* to a ``_Level``. Ask keys are prices; bid keys are
+  negated prices, so on both sides the best level is ``peekitem(0)`` and "this level is within
+  the taker's limit" is one comparison, ``key <= bound``, with no branch on the side.
+- A level holds a FIFO deque of orders. Canceling from the middle of a deque is O(n), so a
+  cancel marks the order dead (``remaining = 0``) and leaves it where it is: matching pops dead
+  orders when it reaches them, a level whose live count falls to zero is dropped whole, and a
+  level whose deque holds far more dead than live orders is compacted, so memory stays bounded.
+- ``_orders`` finds any resting order by id in O(1); each owner's resting orders are chained
+  through the orders themselves (a doubly linked list), for cancel-all and open-order queries
+  without a scan and without a dict per owner.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from itertools import islice
+
+from sortedcontainers import SortedDict
+
+from matching.events import (
+    Accepted,
+    Amended,
+    Canceled,
+    Event,
+    Expired,
+    L2Snapshot,
+    LevelChanged,
+    Rejected,
+    Trade,
+)
+from matching.orders import (
+    ExpireReason,
+    OrderInfo,
+    OrderType,
+    RejectReason,
+    SelfTradePrevention,
+    Side,
+    TimeInForce,
+)
+
+_SIDES = {1: Side.BUY, -1: Side.SELL}
+_TIFS = {int(t): t for t in TimeInForce}
+_STPS = {int(s): s for s in SelfTradePrevention}
+
+_BUY = Side.BUY
+_SELL = Side.SELL
+_GTC = TimeInForce.GTC
+_IOC = TimeInForce.IOC
+_FOK = TimeInForce.FOK
+_GTX = TimeInForce.GTX
+_STP_NONE = SelfTradePrevention.NONE
+_EXPIRE_TAKER = SelfTradePrevention.EXPIRE_TAKER
+_EXPIRE_MAKER = SelfTradePrevention.EXPIRE_MAKER
+_EXPIRE_BOTH = SelfTradePrevention.EXPIRE_BOTH
+
+# A bound beyond any key: market orders without protection match whatever is there.
+_NO_BOUND = 1 << 80
+# The best key of an empty side: above every bound, so nothing ever crosses it.
+_EMPTY = _NO_BOUND + 1
+
+# Why matching stopped (returned by _match).
+_FILLED = 0
+_AT_BOUND = 1
+_SIDE_EMPTY = 2
+_SELF_TRADE = 3
+
+_STYLES = {(s, p): (s, p) for s in SelfTradePrevention for p in (False, True)}
+
+# Compact a level's deque when it holds more than this many dead entries beyond twice its live.
+_COMPACT_SLACK = 32
+
+
+class _Level:
+    __slots__ = ("key", "live", "orders", "price", "side", "total")
+
+    def __init__(self, side: Side, key: int, price: int) -> None:
+        self.side = side
+        self.key = key  # its key in the side's SortedDict
+        self.price = price
+        self.orders: deque[_Order] = deque()
+        self.total = 0  # open quantity of the live orders
+        self.live = 0  # number of live orders; dead ones may still sit in the deque
+
+
+class _Order:
+    """A resting order. Its side and price live on its level and its fills are ``quantity -
+    remaining``, so a million of them stay small. ``prev_own``/``next_own`` chain the owner's
+    resting orders, which is cheaper in memory than a dict per owner."""
+
+    __slots__ = ("level", "next_own", "order_id", "owner", "prev_own", "quantity", "remaining",
+                 "style")
+
+    def __init__(
+        self,
+        order_id: int,
+        owner: int,
+        level: _Level,
+        quantity: int,
+        remaining: int,
+        post_only: bool,
+        stp: SelfTradePrevention,
+    ) -> None:
+        self.order_id = order_id
+        self.owner = owner
+        self.level = level
+        self.quantity = quantity
+        self.remaining = remaining  # 0 once the order has left the book (a dead entry)
+        # Two rarely read fields share one slot through a shared tuple: eight slots instead of
+        # nine is one allocator size class less per order (96 bytes instead of 112).
+        self.style = _STYLES[stp, post_only]
+        self.prev_own: _Order | None = None
+        self.next_own: _Order | None = None
+
+    @property
+    def stp(self) -> SelfTradePrevention:
+        return self.style[0]
+
+    @property
+    def post_only(self) -> bool:
+        return self.style[1]
+
+    def info(self) -> OrderInfo:
+        level = self.level
+        return OrderInfo(self.order_id, self.owner, level.side, level.price, self.quantity,
+                         self.quantity - self.remaining, self.remaining, self.post_only,
+                         self.stp)
+
+
+class Book:
+    """One instrument's order book. Not thread-safe: one writer applies commands in order."""
+
+    def __init__(self) -> None:
+        self._bids: SortedDict[int, _Level] = SortedDict()  # key: -price
+        self._asks: SortedDict[int, _Level] = SortedDict()  # key: price
+        self._orders: dict[int, _Order] = {}
+        self._owner_head: dict[int, _Order] = {}  # the newest resting order of each owner
+        self._seq = 0
+        # Keys of the best level of each side (_EMPTY when the side is empty), kept current so
+        # that the common "does this order cross?" check costs one comparison.
+        self._best_bid_key = _EMPTY
+        self._best_ask_key = _EMPTY
+
+    # ------------------------------------------------------------------ queries
+
+    @property
+    def seq(self) -> int:
+        """Sequence number of the last state-changing event."""
+        return self._seq
+
+    def best_bid(self) -> int | None:
+        return None if self._best_bid_key == _EMPTY else -self._best_bid_key
+
+    def best_ask(self) -> int | None:
+        return None if self._best_ask_key == _EMPTY else self._best_ask_key
+
+    def depth(self, levels: int) -> L2Snapshot:
+        """The top ``levels`` price levels of each side, best first, with the book's seq."""
+        n = max(levels, 0)
+        bids = [(lvl.price, lvl.total) for lvl in islice(self._bids.values(), n)]
+        asks = [(lvl.price, lvl.total) for lvl in islice(self._asks.values(), n)]
+        return L2Snapshot(self._seq, bids, asks)
+
+    def order(self, order_id: int) -> OrderInfo | None:
+        o = self._orders.get(order_id)
+        return None if o is None else o.info()
+
+    def open_orders(self, owner: int) -> list[OrderInfo]:
+        """The owner's resting orders, in ascending order id."""
+        return [o.info() for o in self._owned(owner)]
+
+    def level_orders(self, side: Side, price: int) -> list[OrderInfo]:
+        """Live orders resting at one level, in time priority."""
+        level = self._bids.get(-price) if side == _BUY else self._asks.get(price)
+        if level is None:
+            return []
+        return [o.info() for o in level.orders if o.remaining]
+
+    def __len__(self) -> int:
+        """Number of resting orders."""
+        return len(self._orders)
+
+    # ------------------------------------------------------------------ commands
+
+    def place(
+        self,
+        order_id: int,
+        owner: int,
+        side: Side,
+        price: int,
+        quantity: int,
+        tif: TimeInForce = _GTC,
+        stp: SelfTradePrevention = _EXPIRE_TAKER,
+    ) -> list[Event]:
+        """Place a limit order. GTX is post-only."""
+        s = _SIDES.get(side)
+        if s is None:
+            return self._reject(order_id, owner, RejectReason.INVALID_SIDE)
+        if type(quantity) is not int or quantity <= 0:
+            return self._reject(order_id, owner, RejectReason.INVALID_QUANTITY)
+        if type(price) is not int or price <= 0:
+            return self._reject(order_id, owner, RejectReason.INVALID_PRICE)
+        t = _TIFS.get(tif)
+        if t is None:
+            return self._reject(order_id, owner, RejectReason.INVALID_TIME_IN_FORCE)
+        mode = _STPS.get(stp)
+        if mode is None:
+            return self._reject(order_id, owner, RejectReason.INVALID_STP_MODE)
+        if order_id in self._orders:
+            return self._reject(order_id, owner, RejectReason.DUPLICATE_ORDER_ID)
+        if s is _BUY:
+            bound = price
+            crosses = self._best_ask_key <= bound
+        else:
+            bound = -price
+            crosses = self._best_bid_key <= bound
+        if t is _GTX and crosses:
+            return self._reject(order_id, owner, RejectReason.POST_ONLY_WOULD_TAKE)
+
+        seq = self._seq + 1
+        events: list[Event] = [
+            Accepted(seq, order_id, owner, s, OrderType.LIMIT, t, price, quantity)
+        ]
+        if t is _FOK and not self._fillable(owner, s, bound, quantity, mode):
+            seq += 1
+            events.append(Expired(seq, order_id, owner, s, quantity, ExpireReason.FOK))
+            self._seq = seq
+            return events
+        remaining = quantity
+        status = _AT_BOUND
+        if crosses:
+            seq, remaining, status = self._match(events, seq, order_id, owner, s, remaining,
+                                                 bound, mode)
+        if remaining:
+            if status == _SELF_TRADE:
+                seq += 1
+                events.append(Expired(seq, order_id, owner, s, remaining, ExpireReason.STP))
+            elif t is _GTC or t is _GTX:
+                seq = self._rest(events, seq, order_id, owner, s, price, quantity, remaining,
+                                 t is _GTX, mode)
+            else:
+                reason = ExpireReason.IOC if t is _IOC else ExpireReason.FOK
+                seq += 1
+                events.append(Expired(seq, order_id, owner, s, remaining, reason))
+        self._seq = seq
+        return events
+
+    def place_market(
+        self,
+        order_id: int,
+        owner: int,
+        side: Side,
+        quantity: int,
+        protection_price: int | None = None,
+        stp: SelfTradePrevention = _EXPIRE_TAKER,
+    ) -> list[Event]:
+        """Place a market order: it sweeps the opposite side until filled, until the next
+        level lies beyond ``protection_price`` (if given), or until the side is empty; the
+        unfilled rest expires. It never rests."""
+        s = _SIDES.get(side)
+        if s is None:
+            return self._reject(order_id, owner, RejectReason.INVALID_SIDE)
+        if type(quantity) is not int or quantity <= 0:
+            return self._reject(order_id, owner, RejectReason.INVALID_QUANTITY)
+        if protection_price is not None and (
+            type(protection_price) is not int or protection_price <= 0
+        ):
+            return self._reject(order_id, owner, RejectReason.INVALID_PRICE)
+        mode = _STPS.get(stp)
+        if mode is None:
+            return self._reject(order_id, owner, RejectReason.INVALID_STP_MODE)
+        if order_id in self._orders:
+            return self._reject(order_id, owner, RejectReason.DUPLICATE_ORDER_ID)
+        if protection_price is None:
+            bound = _NO_BOUND
+        else:
+            bound = protection_price if s is _BUY else -protection_price
+
+        seq = self._seq + 1
+        events: list[Event] = [Accepted(seq, order_id, owner, s, OrderType.MARKET, _IOC,
+                                        protection_price, quantity)]
+        seq, remaining, status = self._match(events, seq, order_id, owner, s, quantity, bound,
+                                             mode)
+        if remaining:
+            if status == _SELF_TRADE:
+                reason = ExpireReason.STP
+            elif status == _AT_BOUND:
+                reason = ExpireReason.PROTECTION
+            else:
+                reason = ExpireReason.NO_LIQUIDITY
+            seq += 1
+            events.append(Expired(seq, order_id, owner, s, remaining, reason))
+        self._seq = seq
+        return events
+
+    def cancel(self, order_id: int, owner: int) -> list[Event]:
+        o = self._orders.get(order_id)
+        if o is None or o.owner != owner:
+            return self._reject(order_id, owner, RejectReason.UNKNOWN_ORDER)
+        events: list[Event] = []
+        self._seq = self._cancel(events, self._seq, o)
+        return events
+
+    def cancel_all(self, owner: int) -> list[Event]:
+        """Cancel every resting order of ``owner``, in ascending order id."""
+        events: list[Event] = []
+        seq = self._seq
+        for o in self._owned(owner):
+            seq = self._cancel(events, seq, o)
+        self._seq = seq
+        return events
+
+    def amend(
+        self,
+        order_id: int,
+        owner: int,
+        price: int | None = None,
+        quantity: int | None = None,
+    ) -> list[Event]:
+        """Change a resting order's price and/or total quantity.
+
+        Quantity down at the same price keeps time priority; quantity up or a new price loses
+        it. A new total at or below the filled quantity cancels the order; so does a new price
+        at which a post-only order would take (both as Binance does). At a new price the order
+        may trade at once, as a taker, with its own self-trade-prevention mode.
+        """
+        o = self._orders.get(order_id)
+        if o is None or o.owner != owner:
+            return self._reject(order_id, owner, RejectReason.UNKNOWN_ORDER)
+        if quantity is not None and (type(quantity) is not int or quantity <= 0):
+            return self._reject(order_id, owner, RejectReason.INVALID_QUANTITY)
+        if price is not None and (type(price) is not int or price <= 0):
+            return self._reject(order_id, owner, RejectReason.INVALID_PRICE)
+        level = o.level
+        old_price = level.price
+        new_price = old_price if price is None else price
+        new_quantity = o.quantity if quantity is None else quantity
+        if new_price == old_price and new_quantity == o.quantity:
+            return self._reject(order_id, owner, RejectReason.NO_CHANGE)
+
+        events: list[Event] = []
+        seq = self._seq
+        side = level.side
+        if side is _BUY:
+            bound = new_price
+            crosses = self._best_ask_key <= bound
+        else:
+            bound = -new_price
+            crosses = self._best_bid_key <= bound
+        filled = o.quantity - o.remaining
+        if new_quantity <= filled or (o.post_only and crosses):
+            self._seq = self._cancel(events, seq, o)
+            return events
+
+        if new_price == old_price:
+            if new_quantity < o.quantity:
+                cut = o.quantity - new_quantity
+                o.quantity = new_quantity
+                o.remaining -= cut
+                level.total -= cut
+                priority_kept = True
+            else:
+                # Quantity up: the order goes to the back of its level.
+                self._drop(o)
+                level.total -= o.remaining
+                level.live -= 1
+                o.remaining = 0
+                o = self._add(order_id, owner, level, new_quantity, new_quantity - filled,
+                              o.post_only, o.stp)
+                self._maybe_compact(level)
+                priority_kept = False
+            seq += 1
+            events.append(Amended(seq, order_id, owner, side, new_price, new_quantity,
+                                  o.remaining, priority_kept))
+            seq += 1
+            events.append(LevelChanged(seq, side, new_price, level.total))
+            self._seq = seq
+            return events
+
+        # New price: leave the old level, then behave as a fresh taker that keeps its fills.
+        self._unlink(o)
+        remaining = new_quantity - filled
+        seq += 1
+        events.append(Amended(seq, order_id, owner, side, new_price, new_quantity, remaining,
+                              False))
+        seq += 1
+        events.append(LevelChanged(seq, side, old_price, level.total))
+        status = _AT_BOUND
+        if crosses:
+            seq, remaining, status = self._match(events, seq, order_id, owner, side, remaining,
+                                                 bound, o.stp)
+        if remaining:
+            if status == _SELF_TRADE:
+                seq += 1
+                events.append(Expired(seq, order_id, owner, side, remaining, ExpireReason.STP))
+            else:
+                seq = self._rest(events, seq, order_id, owner, side, new_price, new_quantity,
+                                 remaining, o.post_only, o.stp)
+        self._seq = seq
+        return events
+
+    # ------------------------------------------------------------------ internals
+
+    def _reject(self, order_id: int, owner: int, reason: RejectReason) -> list[Event]:
+        return [Rejected(self._seq, order_id, owner, reason)]
+
+    def _owned(self, owner: int) -> list[_Order]:
+        """The owner's resting orders in ascending order id."""
+        mine = []
+        o = self._owner_head.get(owner)
+        while o is not None:
+            mine.append(o)
+            o = o.next_own
+        mine.sort(key=_order_id)
+        return mine
+
+    def _add(
+        self,
+        order_id: int,
+        owner: int,
+        level: _Level,
+        quantity: int,
+        remaining: int,
+        post_only: bool,
+        stp: SelfTradePrevention,
+    ) -> _Order:
+        """Append a new resting order to the back of ``level`` and index it."""
+        o = _Order(order_id, owner, level, quantity, remaining, post_only, stp)
+        level.orders.append(o)
+        level.total += remaining
+        level.live += 1
+        self._orders[order_id] = o
+        head = self._owner_head.get(owner)
+        if head is not None:
+            o.next_own = head
+            head.prev_own = o
+        self._owner_head[owner] = o
+        return o
+
+    def _drop(self, o: _Order) -> None:
+        """Forget a resting order's indexes (by id, by owner); its level is the caller's."""
+        del self._orders[o.order_id]
+        prev = o.prev_own
+        nxt = o.next_own
+        if prev is None:
+            if nxt is None:
+                del self._owner_head[o.owner]
+            else:
+                self._owner_head[o.owner] = nxt
+                nxt.prev_own = None
+        else:
+            prev.next_own = nxt
+            if nxt is not None:
+                nxt.prev_own = prev
+            o.prev_own = None
+        o.next_own = None
+
+    def _rest(
+        self,
+        events: list[Event],
+        seq: int,
+        order_id: int,
+        owner: int,
+        side: Side,
+        price: int,
+        quantity: int,
+        remaining: int,
+        post_only: bool,
+        stp: SelfTradePrevention,
+    ) -> int:
+        if side is _BUY:
+            key = -price
+            level = self._bids.get(key)
+            if level is None:
+                level = self._bids[key] = _Level(side, key, price)
+                if key < self._best_bid_key:
+                    self._best_bid_key = key
+        else:
+            key = price
+            level = self._asks.get(key)
+            if level is None:
+                level = self._asks[key] = _Level(side, key, price)
+                if key < self._best_ask_key:
+                    self._best_ask_key = key
+        self._add(order_id, owner, level, quantity, remaining, post_only, stp)
+        seq += 1
+        events.append(LevelChanged(seq, side, price, level.total))
+        return seq
+
+    def _unlink(self, o: _Order) -> None:
+        """Take a resting order off the book, leaving a dead entry in its level's deque."""
+        self._drop(o)
+        level = o.level
+        level.total -= o.remaining
+        level.live -= 1
+        o.remaining = 0
+        if not level.live:
+            if level.side is _BUY:
+                del self._bids[level.key]
+            else:
+                del self._asks[level.key]
+            self._refresh_best()
+        else:
+            self._maybe_compact(level)
+
+    def _cancel(self, events: list[Event], seq: int, o: _Order) -> int:
+        quantity = o.remaining
+        self._unlink(o)
+        level = o.level
+        seq += 1
+        events.append(Canceled(seq, o.order_id, o.owner, level.side, level.price, quantity))
+        seq += 1
+        events.append(LevelChanged(seq, level.side, level.price, level.total))
+        return seq
+
+    def _refresh_best(self) -> None:
+        self._best_bid_key = self._bids.peekitem(0)[0] if self._bids else _EMPTY
+        self._best_ask_key = self._asks.peekitem(0)[0] if self._asks else _EMPTY
+
+    @staticmethod
+    def _maybe_compact(level: _Level) -> None:
+        if len(level.orders) > 2 * level.live + _COMPACT_SLACK:
+            level.orders = deque(o for o in level.orders if o.remaining)
+
+    def _fillable(
+        self,
+        owner: int,
+        side: Side,
+        bound: int,
+        quantity: int,
+        mode: SelfTradePrevention,
+    ) -> bool:
+        """Would a FOK taker fill whole? Walks the same path matching would take."""
+        opp = self._asks if side is _BUY else self._bids
+        need = quantity
+        for level in opp.values():
+            if level.key > bound:
+                break
+            if mode is _STP_NONE:
+                need -= level.total
+                if need <= 0:
+                    return True
+                continue
+            for m in level.orders:
+                if not m.remaining:
+                    continue
+                if m.owner == owner:
+                    if mode is _EXPIRE_MAKER:
+                        continue
+                    return False
+                need -= m.remaining
+                if need <= 0:
+                    return True
+        return False
+
+    def _match(
+        self,
+        events: list[Event],
+        seq: int,
+        order_id: int,
+        owner: int,
+        side: Side,
+        remaining: int,
+        bound: int,
+        mode: SelfTradePrevention,
+    ) -> tuple[int, int, int]:
+        """Match a taker against the opposite side while its levels are within ``bound``.
+
+        Returns the new seq, the taker's unfilled quantity and why matching stopped.
+        """
+        if side is _BUY:
+            opp = self._asks
+            opp_side = _SELL
+        else:
+            opp = self._bids
+            opp_side = _BUY
+        append = events.append
+        drop = self._drop
+        check_self = mode is not _STP_NONE
+        while remaining:
+            if not opp:
+                return seq, remaining, _SIDE_EMPTY
+            key, level = opp.peekitem(0)
+            if key > bound:
+                return seq, remaining, _AT_BOUND
+            price = level.price
+            queue = level.orders
+            before = level.total
+            self_trade = False
+            while remaining and queue:
+                m = queue[0]
+                available = m.remaining
+                if not available:
+                    queue.popleft()
+                    continue
+                if check_self and m.owner == owner:
+                    if mode is _EXPIRE_TAKER:
+                        self_trade = True
+                        break
+                    # EXPIRE_MAKER or EXPIRE_BOTH: the resting order goes.
+                    queue.popleft()
+                    drop(m)
+                    m.remaining = 0
+                    level.total -= available
+                    level.live -= 1
+                    seq += 1
+                    append(Expired(seq, m.order_id, owner, opp_side, available,
+                                   ExpireReason.STP))
+                    if mode is _EXPIRE_BOTH:
+                        self_trade = True
+                        break
+                    continue
+                if remaining < available:
+                    fill = remaining
+                    available -= fill
+                    remaining = 0
+                    m.remaining = available
+                else:
+                    fill = available
+                    remaining -= fill
+                    available = 0
+                    m.remaining = 0
+                    queue.popleft()
+                    level.live -= 1
+                    drop(m)
+                level.total -= fill
+                seq += 1
+                append(Trade(seq, m.order_id, order_id, m.owner, owner, price, fill, side,
+                             available, remaining))
+            total = level.total
+            if total != before:
+                seq += 1
+                append(LevelChanged(seq, opp_side, price, total))
+            if not level.live:
+                del opp[key]
+                self._refresh_best()
+            if self_trade:
+                return seq, remaining, _SELF_TRADE
+        return seq, 0, _FILLED
+
+
+def _order_id(o: _Order) -> int:
+    return o.order_id

@@ -1,0 +1,113 @@
+"""Commands: the only input of the venue's core.
+
+Each command is an immutable ``NamedTuple`` carrying its own time ``ts`` (integer ms, UTC
+epoch): the core reads no clock. Amounts are already integer units (ticks, lots, atoms); the
+shell parses the wire's decimal strings with the instrument's tick and step sizes before it
+builds a command. The same commands from the same start give the same events.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from exchange.core.orders import MarginMode, OrderType, WorkingType
+from matching import SelfTradePrevention, Side, TimeInForce
+
+
+class CreateAccount(NamedTuple):
+    ts: int
+    account: int
+
+
+class Deposit(NamedTuple):
+    ts: int
+    account: int
+    amount: int  # atoms
+
+
+class Withdraw(NamedTuple):
+    ts: int
+    account: int
+    amount: int  # atoms; at most what is available
+
+
+class SetLeverage(NamedTuple):
+    ts: int
+    account: int
+    symbol: str
+    leverage: int
+
+
+class SetMarginMode(NamedTuple):
+    ts: int
+    account: int
+    symbol: str
+    mode: MarginMode
+
+
+class AdjustIsolatedMargin(NamedTuple):
+    ts: int
+    account: int
+    symbol: str
+    delta: int  # atoms: > 0 adds from the cross wallet, < 0 returns to it
+
+
+class PlaceOrder(NamedTuple):
+    ts: int
+    account: int
+    symbol: str
+    side: Side
+    order_type: OrderType
+    quantity: int  # lots; 0 with close_position
+    price: int | None = None  # limit price, ticks: LIMIT, STOP, TAKE_PROFIT
+    tif: TimeInForce = TimeInForce.GTC  # GTX is post-only
+    reduce_only: bool = False
+    close_position: bool = False  # STOP_MARKET / TAKE_PROFIT_MARKET: close all when triggered
+    stop_price: int | None = None  # trigger price, ticks
+    working_type: WorkingType = WorkingType.CONTRACT_PRICE
+    callback_ppm: int | None = None  # TRAILING_STOP_MARKET: 1,000 (0.1%) to 100,000 (10%)
+    activation_price: int | None = None  # TRAILING_STOP_MARKET, optional
+    client_order_id: str | None = None
+    stp: SelfTradePrevention = SelfTradePrevention.EXPIRE_TAKER
+
+
+class CancelOrder(NamedTuple):
+    ts: int
+    account: int
+    symbol: str
+    order_id: int | None = None
+    client_order_id: str | None = None
+
+
+class AmendOrder(NamedTuple):
+    """Change a resting limit order's price and/or total quantity (Binance's modify order)."""
+
+    ts: int
+    account: int
+    symbol: str
+    order_id: int | None = None
+    client_order_id: str | None = None
+    price: int | None = None
+    quantity: int | None = None
+
+
+class CancelAllOrders(NamedTuple):
+    """Cancel every open order (resting and conditional) of the account on one symbol."""
+
+    ts: int
+    account: int
+    symbol: str
+
+
+class SetMarkPrice(NamedTuple):
+    """A mark (and index) price update for one symbol. Until the price machinery computes the
+    mark from the index and the book, the shell supplies both."""
+
+    ts: int
+    symbol: str
+    mark: int  # ticks
+    index_price: int  # ticks
+
+
+Command = (CreateAccount | Deposit | Withdraw | SetLeverage | SetMarginMode | AdjustIsolatedMargin
+           | PlaceOrder | CancelOrder | AmendOrder | CancelAllOrders | SetMarkPrice)

@@ -1,0 +1,153 @@
+"""Margin arithmetic and the pre-trade checks (MECHANICS.md, "Margin").
+
+Everything is integer atoms. Rounding always goes against the trader by less than one atom
+(margins round up), which moves no money: these are requirements, not transfers.
+
+Open orders reserve margin for the part of them that could grow the position. In one-way mode
+buy and sell orders offset, so a symbol's orders reserve the larger of the two sides:
+``ceil(max(opening buy notional, opening sell notional) / leverage)``, where the opening part of
+the buys is what is left after they would close the short position (net of the reduce-only buys
+already set to close it), priced at the buys' average limit price; likewise for sells.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from fractions import Fraction
+
+from exchange.core.accounts import Account
+from exchange.core.instruments import Instrument
+from exchange.core.orders import MarginMode
+from exchange.core.positions import Position
+from exchange.core.units import PPM, ceil_div
+
+
+def order_margin(pos: Position) -> int:
+    """Initial margin reserved by the position's resting orders."""
+    buy = sell = 0
+    if pos.buy_lots:
+        credit = max(0, max(0, -pos.size) - pos.reduce_buy_lots)
+        opening = pos.buy_lots - credit
+        if opening > 0:
+            buy = ceil_div(pos.buy_notional * opening, pos.buy_lots)
+    if pos.sell_lots:
+        credit = max(0, max(0, pos.size) - pos.reduce_sell_lots)
+        opening = pos.sell_lots - credit
+        if opening > 0:
+            sell = ceil_div(pos.sell_notional * opening, pos.sell_lots)
+    return ceil_div(max(buy, sell), pos.leverage)
+
+
+def position_margin(pos: Position, inst: Instrument, mark: int) -> int:
+    """Initial margin of the position at mark."""
+    return ceil_div(pos.notional(mark), pos.leverage)
+
+
+def maintenance_margin(pos: Position, inst: Instrument, mark: int) -> int:
+    return inst.maintenance_margin(pos.notional(mark))
+
+
+def cross_margin_balance(acct: Account, instruments: Mapping[str, Instrument],
+                         marks: Mapping[str, int]) -> int:
+    """Cross wallet + unrealized PnL of the cross positions."""
+    total = acct.wallet
+    for pos in acct.positions.values():
+        if pos.size and pos.mode is MarginMode.CROSS:
+            total += pos.unrealized_pnl(marks[pos.symbol])
+    return total
+
+
+def cross_available(acct: Account, instruments: Mapping[str, Instrument],
+                    marks: Mapping[str, int]) -> int:
+    """Margin balance less the initial margin of cross positions and of all open orders (an
+    isolated symbol's orders are backed by the cross wallet until they fill). Not clamped:
+    a negative figure means the account is short of margin."""
+    total = acct.wallet
+    for pos in acct.positions.values():
+        if pos.buy_lots or pos.sell_lots:
+            total -= order_margin(pos)
+        if pos.size and pos.mode is MarginMode.CROSS:
+            inst = instruments[pos.symbol]
+            mark = marks[pos.symbol]
+            total += pos.unrealized_pnl(mark) - position_margin(pos, inst, mark)
+    return total
+
+
+def cross_maintenance(acct: Account, instruments: Mapping[str, Instrument],
+                      marks: Mapping[str, int]) -> int:
+    return sum(maintenance_margin(p, instruments[p.symbol], marks[p.symbol])
+               for p in acct.positions.values() if p.size and p.mode is MarginMode.CROSS)
+
+
+def worst_case_lots(pos: Position) -> int:
+    """The largest position (lots) the open orders could build if all of them filled."""
+    return max(pos.size + pos.buy_lots, pos.sell_lots - pos.size, 0)
+
+
+def open_loss(side: int, price: int, quantity: int, mark: int, atoms_per_tick_lot: int) -> int:
+    """What an order loses at once if filled at its price: buying above mark or selling below
+    it. Binance counts it in an order's cost; so do we, so that a filled order cannot leave the
+    account short of the margin its acceptance promised."""
+    gap = (price - mark) * side
+    return gap * quantity * atoms_per_tick_lot if gap > 0 else 0
+
+
+def fee_for(notional: int, fee_ppm: int) -> int:
+    """A fee on ``notional``, rounded toward the venue (a rebate rounds down)."""
+    return ceil_div(notional * fee_ppm, PPM)
+
+
+def band_limits(mark: int, band_ppm: int) -> tuple[int, int]:
+    """Lowest and highest price (ticks, inclusive) within ``mark x (1 -/+ band)``."""
+    low = ceil_div(mark * (PPM - band_ppm), PPM)
+    high = mark * (PPM + band_ppm) // PPM
+    return max(low, 1), high
+
+
+def margin_ratio_ppm(maintenance: int, margin_balance: int) -> int | None:
+    """Maintenance margin over margin balance, in ppm (1_000_000 = 100%: liquidation).
+    None when there is nothing to maintain; a balance at or below zero is past 100%."""
+    if maintenance <= 0:
+        return None
+    if margin_balance <= 0:
+        return PPM * 1000
+    return ceil_div(maintenance * PPM, margin_balance)
+
+
+def liquidation_price(size: int, signed_cost: int, wallet: int, other_mm: int, other_upnl: int,
+                      inst: Instrument) -> Fraction | None:
+    """The mark (in ticks, exact) at which this position's margin ratio reaches 100%.
+
+    MECHANICS.md's one-way formula, ``LP = (WB - TMM1 + UPNL1 + cum - side*size*entry) /
+    (size*MMR - side*size)``, in our units: ``wallet`` is the cross wallet (cross) or the
+    isolated wallet (isolated); ``other_mm`` and ``other_upnl`` those of the account's other
+    cross positions (0 for isolated). The tier (MMR and cum) is the one the position's
+    notional at the liquidation price falls in, so each tier is tried until one is consistent.
+    None when no positive price liquidates the position (e.g. a fully collateralised long).
+    """
+    if not size:
+        return None
+    atpl = inst.atoms_per_tick_lot
+    held = abs(size)
+    for tier in inst.tiers:
+        numerator = (wallet - other_mm + other_upnl + tier.maint_amount - signed_cost) * PPM
+        denominator = atpl * (held * tier.mmr_ppm - size * PPM)
+        if denominator == 0:
+            continue
+        price = Fraction(numerator, denominator)
+        if price <= 0:
+            continue
+        notional = price * held * atpl
+        above_floor = notional > tier.floor or tier.tier == 1
+        if above_floor and (tier.cap is None or notional <= tier.cap):
+            return price
+    return None
+
+
+def bankruptcy_price(size: int, signed_cost: int, wallet: int, other_upnl: int,
+                     atoms_per_tick_lot: int) -> Fraction | None:
+    """The mark (ticks, exact) at which the margin balance backing the position is zero."""
+    if not size:
+        return None
+    price = Fraction(signed_cost - wallet - other_upnl, size * atoms_per_tick_lot)
+    return price if price > 0 else None

@@ -1,0 +1,50 @@
+"""Settlement of one side of a trade: fee, realized PnL, position, isolated margin.
+
+Where the money goes:
+- the fee leaves the cross wallet for the venue's fee income;
+- cross positions: realized PnL goes to the cross wallet;
+- isolated positions: realized PnL goes to the position's isolated wallet, and a reduce releases
+  the closed share of that wallet back to the cross wallet (all of it on a full close); an
+  opening fill moves its initial margin (fill notional / leverage) from the cross wallet in.
+
+Each fill moves money only between wallets of the account, the venue's fee income and, through
+the counterparty's cost basis, the other side of the trade, so
+``sum(wallets) + sum(isolated wallets) + sum(unrealized PnL) + fee income + insurance fund``
+stays equal to deposits minus withdrawals, exactly, at any common mark.
+"""
+
+from __future__ import annotations
+
+from exchange.core.accounts import Account
+from exchange.core.instruments import Instrument
+from exchange.core.orders import MarginMode
+from exchange.core.positions import Position
+from exchange.core.risk import fee_for
+from exchange.core.units import ceil_div
+
+
+def settle_fill(acct: Account, pos: Position, inst: Instrument, side: int, price: int,
+                quantity: int, fee_ppm: int) -> tuple[int, int]:
+    """Apply one fill to the account; returns (realized PnL, fee), both in atoms."""
+    atpl = inst.atoms_per_tick_lot
+    fee = fee_for(price * quantity * atpl, fee_ppm)
+    held = abs(pos.size)
+    pnl, closed = pos.trade(side, price, quantity)
+    acct.wallet -= fee
+    if pos.mode is MarginMode.CROSS:
+        acct.wallet += pnl
+        return pnl, fee
+    iso = pos.isolated_wallet + pnl
+    if closed:
+        # The closed share of the isolated margin goes home; a negative remainder stays with
+        # the position (it is for liquidation to settle) unless the position is now closed.
+        release = iso if closed == held else max(iso, 0) * closed // held
+        iso -= release
+        acct.wallet += release
+    opened = quantity - closed
+    if opened:
+        margin = ceil_div(price * opened * atpl, pos.leverage)
+        acct.wallet -= margin
+        iso += margin
+    pos.isolated_wallet = iso
+    return pnl, fee

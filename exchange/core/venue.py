@@ -1,0 +1,966 @@
+"""The venue: applies one command at a time and returns its events.
+
+``Venue.apply`` is the whole pipeline, readable top to bottom:
+
+1. validate the command against the state (``risk`` for orders): a failure raises
+   ``Rejection`` before anything has changed, and becomes one ``Rejected`` event;
+2. matching (``matching.Book``) for orders that reach the book;
+3. settlement (``settlement``) of every fill, both sides;
+4. follow-ups: reduce-only orders trimmed to what their position can still close, and
+   conditional orders fired by the new last or mark price (``triggers``), which go through
+   steps 1-4 themselves.
+
+The venue reads no clock and draws no random numbers: time arrives on the commands.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from exchange.core import risk
+from exchange.core.accounts import Account
+from exchange.core.commands import (
+    AdjustIsolatedMargin,
+    AmendOrder,
+    CancelAllOrders,
+    CancelOrder,
+    Command,
+    CreateAccount,
+    Deposit,
+    PlaceOrder,
+    SetLeverage,
+    SetMarginMode,
+    SetMarkPrice,
+    Withdraw,
+)
+from exchange.core.errors import Code, Rejection
+from exchange.core.events import (
+    AccountCreated,
+    BookChanged,
+    Deposited,
+    Event,
+    IsolatedMarginChanged,
+    LeverageChanged,
+    MarginModeChanged,
+    MarkPriceChanged,
+    OrderAccepted,
+    OrderAmended,
+    OrderCanceled,
+    OrderExpired,
+    OrderFilled,
+    OrderTriggered,
+    Rejected,
+    Traded,
+    Withdrawn,
+)
+from exchange.core.instruments import Instrument
+from exchange.core.orders import (
+    CONDITIONAL_TYPES,
+    LIMIT_ON_TRIGGER,
+    CancelReason,
+    ExpireReason,
+    MarginMode,
+    Order,
+    OrderStatus,
+    OrderType,
+    WorkingType,
+)
+from exchange.core.positions import Position
+from exchange.core.settlement import settle_fill
+from exchange.core.triggers import Triggers, would_fire
+from matching import Book, SelfTradePrevention, Side, TimeInForce
+from matching import events as book_events
+
+# Largest amount (atoms) one deposit, withdrawal or transfer may move: 10^12 USDT. Far beyond
+# any practice account, and it keeps arithmetic on user-given numbers bounded.
+MAX_AMOUNT = 10**20
+# Largest price (ticks) or quantity (lots) accepted from a command.
+MAX_UNITS = 10**15
+DEFAULT_LEVERAGE = 20
+CLIENT_ID = re.compile(r"[.A-Z:/a-z0-9_-]{1,36}")
+# Ids the venue gives orders sent without one; a client may not choose one of this form.
+AUTO_CLIENT_ID = re.compile(r"paper-[0-9]+")
+MIN_CALLBACK_PPM = 1_000  # 0.1%, Binance's bounds for trailing stops
+MAX_CALLBACK_PPM = 100_000  # 10%
+
+_SIDES = {1: Side.BUY, -1: Side.SELL}
+
+
+class Market:
+    """Prices of one symbol as the venue knows them."""
+
+    __slots__ = ("index", "last", "mark")
+
+    def __init__(self) -> None:
+        self.mark: int | None = None
+        self.index: int | None = None
+        self.last: int | None = None
+
+
+class Venue:
+    def __init__(self, instruments: Mapping[str, Instrument]) -> None:
+        self.instruments: dict[str, Instrument] = dict(instruments)
+        self.books: dict[str, Book] = {s: Book() for s in self.instruments}
+        self.markets: dict[str, Market] = {s: Market() for s in self.instruments}
+        self.triggers: dict[str, Triggers] = {s: Triggers() for s in self.instruments}
+        self.accounts: dict[int, Account] = {}
+        self.orders: dict[int, Order] = {}  # every open order, resting or conditional
+        self.marks: dict[str, int] = {}  # symbol -> mark, for symbols that have one
+        self.seq = 0
+        self.now = 0
+        self.next_order_id = 1
+        self.next_trade_id = 1
+        self.fee_income = 0
+        self.insurance_fund = 0
+        self.deposits = 0
+        self.withdrawals = 0
+        self._slots = [(s, min(DEFAULT_LEVERAGE, i.tiers[0].max_leverage), i.atoms_per_tick_lot)
+                       for s, i in self.instruments.items()]
+        # (account, symbol) whose position changed during the command: their reduce-only
+        # orders are checked once the book is done.
+        self._dirty: set[tuple[int, str]] = set()
+        self._handlers: dict[type, Callable[[Any, list[Event]], None]] = {
+            CreateAccount: self._create_account,
+            Deposit: self._deposit,
+            Withdraw: self._withdraw,
+            SetLeverage: self._set_leverage,
+            SetMarginMode: self._set_margin_mode,
+            AdjustIsolatedMargin: self._adjust_isolated_margin,
+            PlaceOrder: self._place_order,
+            CancelOrder: self._cancel_order,
+            AmendOrder: self._amend_order,
+            CancelAllOrders: self._cancel_all,
+            SetMarkPrice: self._set_mark_price,
+        }
+
+    # ================================================================ the pipeline
+
+    def apply(self, command: Command) -> list[Event]:
+        """Apply one command; return its events. A rejected command changes nothing."""
+        handler = self._handlers.get(type(command))
+        ts = getattr(command, "ts", None)
+        account = getattr(command, "account", None)
+        name = type(command).__name__
+        if handler is None:
+            return [Rejected(self.seq, self.now, name, None, Code.INVALID_FLAGS,
+                             f"{name} is not a venue command")]
+        if type(ts) is not int or ts < self.now:
+            return [Rejected(self.seq, self.now, name, account, Code.INVALID_TIMESTAMP,
+                             f"ts must be an integer of ms at or after {self.now}")]
+        out: list[Event] = []
+        try:
+            handler(command, out)
+        except Rejection as r:
+            if out:  # a handler raised after emitting: a bug, never a partial state change
+                raise
+            return [Rejected(self.seq, ts, name, account, r.code, r.message,
+                             getattr(command, "client_order_id", None))]
+        return out
+
+    def _next(self) -> int:
+        self.seq += 1
+        return self.seq
+
+    # ================================================================ lookups
+
+    def _account(self, account_id: object) -> Account:
+        acct = self.accounts.get(account_id) if type(account_id) is int else None
+        if acct is None:
+            raise Rejection(Code.UNKNOWN_ACCOUNT, f"no account {account_id!r}")
+        return acct
+
+    def _instrument(self, symbol: object) -> Instrument:
+        inst = self.instruments.get(symbol) if type(symbol) is str else None
+        if inst is None:
+            raise Rejection(Code.UNKNOWN_SYMBOL,
+                            f"unknown symbol {symbol!r}; listed: {', '.join(self.instruments)}")
+        return inst
+
+    def _mark(self, symbol: str) -> int:
+        mark = self.marks.get(symbol)
+        if mark is None:
+            raise Rejection(Code.MARK_PRICE_UNAVAILABLE,
+                            f"{symbol} has no mark price yet; wait for the first price update")
+        return mark
+
+    def _available(self, acct: Account) -> int:
+        return risk.cross_available(acct, self.instruments, self.marks)
+
+    # ================================================================ accounts
+
+    def _create_account(self, c: CreateAccount, out: list[Event]) -> None:
+        if type(c.account) is not int or c.account < 0:
+            raise Rejection(Code.UNKNOWN_ACCOUNT, "account ids are integers >= 0")
+        if c.account in self.accounts:
+            raise Rejection(Code.ACCOUNT_EXISTS, f"account {c.account} exists already")
+        self.now = c.ts
+        self.accounts[c.account] = Account(c.account, self._slots)
+        out.append(AccountCreated(self._next(), c.ts, c.account))
+
+    def _deposit(self, c: Deposit, out: list[Event]) -> None:
+        acct = self._account(c.account)
+        _check_amount(c.amount)
+        self.now = c.ts
+        acct.wallet += c.amount
+        self.deposits += c.amount
+        out.append(Deposited(self._next(), c.ts, c.account, c.amount, acct.wallet))
+
+    def _withdraw(self, c: Withdraw, out: list[Event]) -> None:
+        acct = self._account(c.account)
+        _check_amount(c.amount)
+        available = min(self._available(acct), acct.wallet)
+        if c.amount > available:
+            raise Rejection(Code.INSUFFICIENT_BALANCE,
+                            f"at most {max(available, 0)} atoms can be withdrawn now")
+        self.now = c.ts
+        acct.wallet -= c.amount
+        self.withdrawals += c.amount
+        out.append(Withdrawn(self._next(), c.ts, c.account, c.amount, acct.wallet))
+
+    def _set_leverage(self, c: SetLeverage, out: list[Event]) -> None:
+        acct = self._account(c.account)
+        inst = self._instrument(c.symbol)
+        pos = acct.positions[c.symbol]
+        top = inst.tiers[0].max_leverage
+        if type(c.leverage) is not int or not 1 <= c.leverage <= top:
+            raise Rejection(Code.INVALID_LEVERAGE,
+                            f"leverage must be an integer from 1 to {top} for {c.symbol}")
+        if pos.mode is MarginMode.ISOLATED and pos.size and c.leverage < pos.leverage:
+            raise Rejection(Code.LEVERAGE_REDUCTION_NOT_SUPPORTED,
+                            "an isolated position's leverage can only be raised while it is open")
+        cap = inst.max_notional_for_leverage(c.leverage)
+        if cap is not None and (pos.size or pos.buy_lots or pos.sell_lots):
+            mark = self._mark(c.symbol)
+            worst = risk.worst_case_lots(pos) * mark * inst.atoms_per_tick_lot
+            if worst > cap:
+                raise Rejection(Code.POSITION_LIMIT_EXCEEDED,
+                                f"leverage {c.leverage} allows at most {cap} atoms of notional; "
+                                f"the position and open orders reach {worst}")
+        old = pos.leverage
+        if c.leverage < old and (pos.size or pos.buy_lots or pos.sell_lots):
+            pos.leverage = c.leverage
+            short = self._available(acct) < 0
+            pos.leverage = old
+            if short:
+                raise Rejection(Code.INSUFFICIENT_MARGIN,
+                                "not enough available balance for the margin this leverage needs")
+        self.now = c.ts
+        pos.leverage = c.leverage
+        out.append(LeverageChanged(self._next(), c.ts, c.account, c.symbol, c.leverage, cap))
+
+    def _set_margin_mode(self, c: SetMarginMode, out: list[Event]) -> None:
+        acct = self._account(c.account)
+        self._instrument(c.symbol)
+        pos = acct.positions[c.symbol]
+        if c.mode not in (MarginMode.CROSS, MarginMode.ISOLATED):
+            raise Rejection(Code.INVALID_FLAGS, "margin mode is CROSS or ISOLATED")
+        if c.mode == pos.mode:
+            raise Rejection(Code.MARGIN_MODE_UNCHANGED, f"{c.symbol} is {pos.mode} already")
+        if pos.orders:
+            raise Rejection(Code.MARGIN_MODE_OPEN_ORDERS,
+                            f"cancel the open orders on {c.symbol} first")
+        if pos.size:
+            raise Rejection(Code.MARGIN_MODE_OPEN_POSITION,
+                            f"close the position on {c.symbol} first")
+        self.now = c.ts
+        pos.mode = MarginMode(c.mode)
+        out.append(MarginModeChanged(self._next(), c.ts, c.account, c.symbol, pos.mode))
+
+    def _adjust_isolated_margin(self, c: AdjustIsolatedMargin, out: list[Event]) -> None:
+        acct = self._account(c.account)
+        inst = self._instrument(c.symbol)
+        pos = acct.positions[c.symbol]
+        if pos.mode is not MarginMode.ISOLATED:
+            raise Rejection(Code.NOT_ISOLATED, f"{c.symbol} is in cross margin mode")
+        if not pos.size:
+            raise Rejection(Code.NO_POSITION, f"no open position on {c.symbol} to add margin to")
+        if type(c.delta) is not int or c.delta == 0 or abs(c.delta) > MAX_AMOUNT:
+            raise Rejection(Code.INVALID_AMOUNT, "delta must be a non-zero integer of atoms")
+        if c.delta > 0:
+            available = min(self._available(acct), acct.wallet)
+            if c.delta > available:
+                raise Rejection(Code.INSUFFICIENT_BALANCE,
+                                f"at most {max(available, 0)} atoms can be added now")
+        else:
+            removable = self.max_removable_isolated(acct, inst, pos)
+            if -c.delta > removable:
+                raise Rejection(Code.INSUFFICIENT_MARGIN,
+                                f"at most {removable} atoms can be removed now")
+        self.now = c.ts
+        pos.isolated_wallet += c.delta
+        acct.wallet -= c.delta
+        out.append(IsolatedMarginChanged(self._next(), c.ts, c.account, c.symbol, c.delta,
+                                         pos.isolated_wallet, acct.wallet))
+
+    def max_removable_isolated(self, acct: Account, inst: Instrument, pos: Position) -> int:
+        """Binance's rule: min(isolated wallet - maintenance margin, isolated wallet + unrealized
+        PnL - initial margin at mark), never below zero."""
+        mark = self._mark(pos.symbol)
+        upnl = pos.unrealized_pnl(mark)
+        return max(0, min(pos.isolated_wallet - risk.maintenance_margin(pos, inst, mark),
+                          pos.isolated_wallet + upnl - risk.position_margin(pos, inst, mark)))
+
+    # ================================================================ prices
+
+    def _set_mark_price(self, c: SetMarkPrice, out: list[Event]) -> None:
+        self._instrument(c.symbol)
+        for value, what in ((c.mark, "mark"), (c.index_price, "index")):
+            if type(value) is not int or not 0 < value <= MAX_UNITS:
+                raise Rejection(Code.INVALID_PRICE, f"{what} must be a positive integer of ticks")
+        self.now = c.ts
+        market = self.markets[c.symbol]
+        market.mark = c.mark
+        market.index = c.index_price
+        self.marks[c.symbol] = c.mark
+        out.append(MarkPriceChanged(self._next(), c.ts, c.symbol, c.mark, c.index_price))
+        self._fire_triggers(c.symbol, WorkingType.MARK_PRICE, c.mark, out)
+
+    # ================================================================ orders: placing
+
+    def _place_order(self, c: PlaceOrder, out: list[Event]) -> None:
+        acct = self._account(c.account)
+        inst = self._instrument(c.symbol)
+        pos = acct.positions[c.symbol]
+        order = self._validate_new_order(c, acct, inst, pos)
+        self.now = c.ts
+        self.next_order_id += 1
+        if not order.client_order_id:
+            order.client_order_id = f"paper-{order.order_id}"
+        out.append(OrderAccepted(
+            self._next(), c.ts, acct.account_id, c.symbol, order.order_id,
+            order.client_order_id, order.side, order.order_type, order.tif, order.price,
+            order.quantity, order.stop_price, order.working_type, order.reduce_only,
+            order.close_position))
+        if order.order_type in CONDITIONAL_TYPES:
+            self._track(acct, pos, order)
+            self.triggers[c.symbol].add(order, self._working_price(c.symbol, order.working_type))
+            return
+        self._enter_book(acct, pos, inst, order, out)
+        if self._dirty:
+            self._after_trading(c.symbol, out)
+
+    def _working_price(self, symbol: str, working: WorkingType) -> int:
+        """The price a conditional order watches; before the first trade, the last price is
+        taken to be the mark."""
+        mark = self.marks[symbol]
+        if working is WorkingType.MARK_PRICE:
+            return mark
+        last = self.markets[symbol].last
+        return mark if last is None else last
+
+    def _validate_new_order(self, c: PlaceOrder, acct: Account, inst: Instrument,
+                            pos: Position) -> Order:
+        """Every check of a new order; builds its (not yet tracked) Order. Raises Rejection."""
+        side = _side(c.side)
+        if side is None:
+            raise Rejection(Code.INVALID_SIDE, "side is BUY or SELL")
+        try:
+            otype = OrderType(c.order_type)
+            tif = TimeInForce(c.tif)
+            working = WorkingType(c.working_type)
+            stp = SelfTradePrevention(c.stp)
+        except (ValueError, TypeError) as exc:
+            raise Rejection(Code.INVALID_ORDER_TYPE, str(exc)) from None
+        if type(c.reduce_only) is not bool or type(c.close_position) is not bool:
+            raise Rejection(Code.INVALID_FLAGS, "reduce_only and close_position are booleans")
+        client_id = self._check_client_id(acct, c.client_order_id)
+        mark = self._mark(c.symbol)
+        symbol = c.symbol
+
+        conditional = otype in CONDITIONAL_TYPES
+        takes_price = otype is OrderType.LIMIT or otype in LIMIT_ON_TRIGGER
+        if c.close_position:
+            if otype not in (OrderType.STOP_MARKET, OrderType.TAKE_PROFIT_MARKET):
+                raise Rejection(Code.INVALID_FLAGS,
+                                "close_position is for STOP_MARKET and TAKE_PROFIT_MARKET orders")
+            if c.reduce_only:
+                raise Rejection(Code.INVALID_FLAGS, "close_position implies reduce_only: send one")
+            if c.quantity not in (0, None):
+                raise Rejection(Code.INVALID_QUANTITY,
+                                "a close_position order takes no quantity: it closes it all")
+            quantity = 0
+        else:
+            quantity = c.quantity
+            if type(quantity) is not int or not 0 < quantity <= MAX_UNITS:
+                raise Rejection(Code.INVALID_QUANTITY,
+                                f"quantity must be a positive whole number of lots "
+                                f"(step {inst.step_size})")
+            if quantity < inst.min_qty:
+                raise Rejection(Code.QUANTITY_BELOW_MIN,
+                                f"quantity must be at least {inst.qty_str(inst.min_qty)}")
+            market_like = not takes_price
+            limit = inst.market_max_qty if market_like else inst.max_qty
+            if quantity > limit:
+                raise Rejection(Code.QUANTITY_ABOVE_MAX,
+                                f"quantity must be at most {inst.qty_str(limit)} "
+                                f"for {'market' if market_like else 'limit'} orders")
+        price: int | None = None
+        if takes_price:
+            price = c.price
+            if type(price) is not int or not 0 < price <= MAX_UNITS:
+                raise Rejection(Code.INVALID_PRICE,
+                                f"{otype} needs a positive price in ticks of {inst.tick_size}")
+        elif c.price is not None:
+            raise Rejection(Code.INVALID_PRICE, f"{otype} orders take no price")
+        if tif is not TimeInForce.GTC and not takes_price:
+            raise Rejection(Code.INVALID_TIME_IN_FORCE, f"{otype} orders take no time in force")
+
+        stop: int | None = None
+        if otype is OrderType.TRAILING_STOP_MARKET:
+            cb = c.callback_ppm
+            if type(cb) is not int or not MIN_CALLBACK_PPM <= cb <= MAX_CALLBACK_PPM:
+                raise Rejection(Code.INVALID_CALLBACK_RATE,
+                                "callback rate must be from 0.1% to 10%")
+            act = c.activation_price
+            if act is not None and (type(act) is not int or not 0 < act <= MAX_UNITS):
+                raise Rejection(Code.INVALID_STOP_PRICE,
+                                "activation price must be a positive price in ticks")
+            if c.stop_price is not None:
+                raise Rejection(Code.INVALID_STOP_PRICE,
+                                "trailing stops take a callback rate, not a stop price")
+        elif conditional:
+            stop = c.stop_price
+            if type(stop) is not int or not 0 < stop <= MAX_UNITS:
+                raise Rejection(Code.INVALID_STOP_PRICE,
+                                f"{otype} needs a positive stop price in ticks")
+        elif c.stop_price is not None or c.callback_ppm is not None or (
+                c.activation_price is not None):
+            raise Rejection(Code.INVALID_STOP_PRICE,
+                            f"{otype} orders take no stop price, callback or activation price")
+
+        order = Order(self.next_order_id, acct.account_id, symbol, client_id or "", side,
+                      otype, tif, price, quantity, c.reduce_only, c.close_position, stop,
+                      working, c.callback_ppm if otype is OrderType.TRAILING_STOP_MARKET else None,
+                      c.activation_price, stp, c.ts)
+        if conditional:
+            if len(pos.orders) - pos.resting >= inst.max_conditional_orders:
+                raise Rejection(Code.TOO_MANY_CONDITIONAL_ORDERS,
+                                f"at most {inst.max_conditional_orders} conditional orders "
+                                f"per symbol")
+            if stop is not None:
+                now_price = self._working_price(symbol, working)
+                if would_fire(order, now_price):
+                    raise Rejection(Code.WOULD_IMMEDIATELY_TRIGGER,
+                                    f"the {working} is {inst.price_str(now_price)}: this "
+                                    f"order would trigger at once")
+            if price is not None:
+                self._check_price_band(inst, price, mark)
+            # Reduce-only and close-position are checked when the order fires: a stop may be
+            # placed before the position it protects exists.
+            return order
+        # A limit or market order: the checks it meets again when a trigger fires.
+        order.quantity = self._check_for_book(acct, pos, inst, order, mark)
+        return order
+
+    def _check_client_id(self, acct: Account, client_id: object) -> str | None:
+        if client_id is None:
+            return None
+        if type(client_id) is not str or not CLIENT_ID.fullmatch(client_id):
+            raise Rejection(Code.INVALID_CLIENT_ORDER_ID,
+                            "client order id: 1-36 characters of A-Z a-z 0-9 . : / _ -")
+        if AUTO_CLIENT_ID.fullmatch(client_id):
+            raise Rejection(Code.INVALID_CLIENT_ORDER_ID,
+                            "client order ids of the form paper-<number> are the venue's own")
+        if client_id in acct.client_ids:
+            raise Rejection(Code.DUPLICATE_CLIENT_ORDER_ID,
+                            f"an open order already has client order id {client_id}")
+        return client_id
+
+    def _check_price_band(self, inst: Instrument, price: int, mark: int) -> None:
+        low, high = risk.band_limits(mark, inst.price_band_ppm)
+        if not low <= price <= high:
+            raise Rejection(Code.PRICE_OUT_OF_BAND,
+                            f"price must lie within {inst.price_str(low)} and "
+                            f"{inst.price_str(high)} ({inst.price_band_ppm / 10_000:g}% of mark "
+                            f"{inst.price_str(mark)})")
+
+    def _reducible(self, pos: Position, side: Side) -> int:
+        """Lots a new reduce-only order on ``side`` may still close."""
+        if not pos.size or (pos.size > 0) == (side is Side.BUY):
+            raise Rejection(Code.REDUCE_ONLY_REJECTED,
+                            "a reduce-only order must be opposite an open position")
+        pending = pos.reduce_buy_lots if side is Side.BUY else pos.reduce_sell_lots
+        left = abs(pos.size) - pending
+        if left <= 0:
+            raise Rejection(Code.REDUCE_ONLY_REJECTED,
+                            "open reduce-only orders already cover the whole position")
+        return left
+
+    def _check_for_book(self, acct: Account, pos: Position, inst: Instrument, order: Order,
+                        mark: int) -> int:
+        """Pre-trade risk for an order about to enter the book; returns its quantity (a
+        reduce-only order is trimmed to what the position can still close)."""
+        side = order.side
+        quantity = order.quantity
+        price = order.price
+        atpl = inst.atoms_per_tick_lot
+        if order.reduce_only:
+            quantity = min(quantity, self._reducible(pos, side))
+        if price is not None:
+            self._check_price_band(inst, price, mark)
+            ref_price = price
+        else:
+            low, high = risk.band_limits(mark, inst.market_band_ppm)
+            ref_price = high if side is Side.BUY else low
+        if not order.reduce_only:
+            notional_here = (price if price is not None else mark) * quantity * atpl
+            if notional_here < inst.min_notional:
+                raise Rejection(Code.NOTIONAL_BELOW_MIN,
+                                f"order notional must be at least "
+                                f"{inst.min_notional // 10**8} USDT (unless reduce-only)")
+        rests = price is not None and order.tif in (TimeInForce.GTC, TimeInForce.GTX)
+        if rests and pos.resting >= inst.max_open_orders:
+            raise Rejection(Code.TOO_MANY_ORDERS,
+                            f"at most {inst.max_open_orders} open orders per symbol")
+        if order.tif is TimeInForce.GTX and price is not None:
+            book = self.books[order.symbol]
+            best = book.best_ask() if side is Side.BUY else book.best_bid()
+            if best is not None and (price >= best if side is Side.BUY else price <= best):
+                raise Rejection(Code.POST_ONLY_WOULD_TAKE,
+                                "a post-only order must not take: it would trade at once")
+        if order.reduce_only:
+            return quantity
+        # Margin: what this order adds to the symbol's reserve, what it loses at once if
+        # filled at its price, and its fee (charged as a taker: the worst case).
+        before = risk.order_margin(pos)
+        _reserve(pos, side, ref_price, quantity, False, 1)
+        after = risk.order_margin(pos)
+        worst_lots = risk.worst_case_lots(pos)
+        _reserve(pos, side, ref_price, quantity, False, -1)
+        cap = inst.max_notional_for_leverage(pos.leverage)
+        if cap is not None and worst_lots > risk.worst_case_lots(pos):
+            worst = worst_lots * mark * atpl
+            if worst > cap:
+                raise Rejection(Code.POSITION_LIMIT_EXCEEDED,
+                                f"at leverage {pos.leverage} a position may reach "
+                                f"{cap // 10**8} USDT; this order could take it to "
+                                f"{worst // 10**8} USDT: lower the leverage or the quantity")
+        cost = (after - before
+                + risk.open_loss(side, ref_price, quantity, mark, atpl)
+                + risk.fee_for(ref_price * quantity * atpl, max(inst.taker_fee_ppm, 0)))
+        if cost > 0:
+            available = self._available(acct)
+            if cost > available:
+                raise Rejection(Code.INSUFFICIENT_MARGIN,
+                                f"the order needs {cost} atoms of margin; "
+                                f"{max(available, 0)} are available")
+        return quantity
+
+    # ================================================================ orders: the book
+
+    def _track(self, acct: Account, pos: Position, order: Order) -> None:
+        """Start tracking an open order (resting or conditional)."""
+        self.orders[order.order_id] = order
+        pos.orders[order.order_id] = order
+        acct.client_ids[order.client_order_id] = order.order_id
+
+    def _untrack(self, order: Order) -> None:
+        acct = self.accounts[order.account]
+        pos = acct.positions[order.symbol]
+        del self.orders[order.order_id]
+        del pos.orders[order.order_id]
+        del acct.client_ids[order.client_order_id]
+        if not order.is_conditional:
+            pos.resting -= 1
+            _reserve(pos, order.side, order.price or 0, order.remaining, order.reduce_only, -1)
+
+    def _enter_book(self, acct: Account, pos: Position, inst: Instrument, order: Order,
+                    out: list[Event]) -> None:
+        """Send a checked limit or market order to the book and settle what it does."""
+        book = self.books[order.symbol]
+        if order.price is None:
+            low, high = risk.band_limits(self.marks[order.symbol], inst.market_band_ppm)
+            protection = high if order.side is Side.BUY else low
+            result = book.place_market(order.order_id, acct.account_id, order.side,
+                                       order.remaining, protection, order.stp)
+        else:
+            result = book.place(order.order_id, acct.account_id, order.side, order.price,
+                                order.remaining, order.tif, order.stp)
+        taker_gone = self._book_events(order.symbol, inst, result, order, out)
+        if not taker_gone and order.remaining:
+            # It rests: from now on it reserves margin and counts as an open order.
+            order.status = OrderStatus.PARTIALLY_FILLED if order.filled else OrderStatus.NEW
+            if order.order_id not in self.orders:
+                self._track(acct, pos, order)
+            pos.resting += 1
+            _reserve(pos, order.side, order.price or 0, order.remaining, order.reduce_only, 1)
+        elif order.order_id in self.orders:  # a triggered conditional order that is done
+            self._forget(order)
+
+    def _forget(self, order: Order) -> None:
+        """Stop tracking a triggered order that never rested."""
+        acct = self.accounts[order.account]
+        pos = acct.positions[order.symbol]
+        del self.orders[order.order_id]
+        del pos.orders[order.order_id]
+        del acct.client_ids[order.client_order_id]
+
+    def _book_events(self, symbol: str, inst: Instrument, result: list[book_events.Event],
+                     taker: Order | None, out: list[Event],
+                     cancel_reason: CancelReason = CancelReason.AMEND) -> bool:
+        """Translate the book's events into venue events, settling trades. Returns True if
+        the taker order (if any) is finished (expired or fully filled). The book cancels only
+        when asked to, or when an amend cancels: ``cancel_reason`` says which."""
+        ts = self.now
+        taker_gone = False
+        for e in result:
+            kind = type(e)
+            if kind is book_events.Trade:
+                assert isinstance(e, book_events.Trade)
+                self._settle_trade(symbol, inst, e, taker, out)
+                if e.taker_remaining == 0 and taker is not None:
+                    taker_gone = True
+            elif kind is book_events.LevelChanged:
+                assert isinstance(e, book_events.LevelChanged)
+                out.append(BookChanged(self._next(), ts, symbol, e.side, e.price, e.total,
+                                       e.seq))
+            elif kind is book_events.Expired:
+                assert isinstance(e, book_events.Expired)
+                if taker is not None and e.order_id == taker.order_id:
+                    taker_gone = True
+                    taker.status = OrderStatus.EXPIRED
+                    out.append(OrderExpired(self._next(), ts, taker.account, symbol,
+                                            taker.order_id, taker.client_order_id, e.quantity,
+                                            ExpireReason(e.reason)))
+                else:  # a resting order expired by self-trade prevention
+                    maker = self.orders[e.order_id]
+                    self._untrack(maker)
+                    maker.status = OrderStatus.EXPIRED
+                    out.append(OrderExpired(self._next(), ts, maker.account, symbol,
+                                            maker.order_id, maker.client_order_id, e.quantity,
+                                            ExpireReason.STP))
+            elif kind is book_events.Canceled:
+                assert isinstance(e, book_events.Canceled)
+                o = self.orders[e.order_id]
+                self._untrack(o)
+                o.status = OrderStatus.CANCELED
+                out.append(OrderCanceled(self._next(), ts, o.account, symbol, o.order_id,
+                                         o.client_order_id, e.quantity, cancel_reason))
+            elif kind is book_events.Amended:
+                assert isinstance(e, book_events.Amended)
+                o = self.orders[e.order_id]
+                out.append(OrderAmended(self._next(), ts, o.account, symbol, o.order_id,
+                                        o.client_order_id, e.price, e.quantity, e.remaining,
+                                        e.priority_kept))
+            # book Accepted: the venue has announced the order already (OrderAccepted).
+        return taker_gone
+
+    def _settle_trade(self, symbol: str, inst: Instrument, t: book_events.Trade,
+                      taker: Order | None, out: list[Event]) -> None:
+        ts = self.now
+        trade_id = self.next_trade_id
+        self.next_trade_id += 1
+        self.markets[symbol].last = t.price
+        out.append(Traded(self._next(), ts, symbol, trade_id, t.price, t.quantity, t.aggressor,
+                          t.maker_order_id, t.taker_order_id))
+        maker = self.orders[t.maker_order_id]
+        maker_acct = self.accounts[t.maker_owner]
+        maker_pos = maker_acct.positions[symbol]
+        # The maker's reserve shrinks by what filled, at its limit price.
+        _reserve(maker_pos, maker.side, maker.price or 0, t.quantity, maker.reduce_only, -1)
+        maker.filled += t.quantity
+        pnl, fee = settle_fill(maker_acct, maker_pos, inst, maker.side, t.price, t.quantity,
+                               inst.maker_fee_ppm)
+        self.fee_income += fee
+        if maker.remaining:
+            maker.status = OrderStatus.PARTIALLY_FILLED
+        else:
+            maker.status = OrderStatus.FILLED
+            maker_pos.resting -= 1
+            del self.orders[maker.order_id]
+            del maker_pos.orders[maker.order_id]
+            del maker_acct.client_ids[maker.client_order_id]
+        out.append(OrderFilled(self._next(), ts, maker.account, symbol, maker.order_id,
+                               maker.client_order_id, trade_id, maker.side, t.price, t.quantity,
+                               True, fee, pnl, maker.remaining, maker_pos.size,
+                               maker_pos.entry_notional))
+        self._dirty.add((maker.account, symbol))
+
+        assert taker is not None
+        taker_acct = self.accounts[t.taker_owner]
+        taker_pos = taker_acct.positions[symbol]
+        taker.filled += t.quantity
+        taker.status = OrderStatus.FILLED if not taker.remaining else OrderStatus.PARTIALLY_FILLED
+        pnl, fee = settle_fill(taker_acct, taker_pos, inst, taker.side, t.price, t.quantity,
+                               inst.taker_fee_ppm)
+        self.fee_income += fee
+        out.append(OrderFilled(self._next(), ts, taker.account, symbol, taker.order_id,
+                               taker.client_order_id, trade_id, taker.side, t.price, t.quantity,
+                               False, fee, pnl, taker.remaining, taker_pos.size,
+                               taker_pos.entry_notional))
+        self._dirty.add((taker.account, symbol))
+
+    # ================================================================ follow-ups
+
+    _dirty: set[tuple[int, str]]
+
+    def _after_trading(self, symbol: str, out: list[Event]) -> None:
+        """Trim reduce-only orders of positions that changed, then fire the triggers that the
+        new last price reaches; repeat while fired orders trade."""
+        rounds = 0
+        while True:
+            dirty = sorted(self._dirty)
+            self._dirty.clear()
+            for account_id, sym in dirty:
+                self._trim_reduce_only(self.accounts[account_id], sym, out)
+            last = self.markets[symbol].last
+            fired_any = False
+            if last is not None and rounds <= len(self.orders):
+                fired_any = self._fire_triggers(symbol, WorkingType.CONTRACT_PRICE, last, out,
+                                                follow_up=False)
+            rounds += 1
+            if not fired_any and not self._dirty:
+                return
+
+    def _trim_reduce_only(self, acct: Account, symbol: str, out: list[Event]) -> None:
+        """Keep reduce-only orders able only to shrink the position: cancel those on the wrong
+        side (or all, with no position) and trim the newest so their total fits its size."""
+        pos = acct.positions[symbol]
+        if not (pos.reduce_buy_lots or pos.reduce_sell_lots):
+            return
+        book = self.books[symbol]
+        inst = self.instruments[symbol]
+        closing_side = Side.SELL if pos.size > 0 else Side.BUY
+        room = abs(pos.size)
+        resting = [o for o in pos.orders.values() if o.reduce_only and not o.is_conditional]
+        for o in sorted(resting, key=lambda o: o.order_id):
+            if not pos.size or o.side is not closing_side or room <= 0:
+                self._book_events(symbol, inst, book.cancel(o.order_id, acct.account_id), None,
+                                  out, CancelReason.REDUCE_ONLY)
+                continue
+            if o.remaining > room:
+                _reserve(pos, o.side, o.price or 0, o.remaining, True, -1)
+                new_total = o.filled + room
+                result = book.amend(o.order_id, acct.account_id, quantity=new_total)
+                o.quantity = new_total
+                _reserve(pos, o.side, o.price or 0, o.remaining, True, 1)
+                self._book_events(symbol, inst, result, None, out)
+            room -= o.remaining
+
+    def _fire_triggers(self, symbol: str, working: WorkingType, price: int, out: list[Event],
+                       follow_up: bool = True) -> bool:
+        """Fire the conditional orders that ``price`` reaches; True if any fired."""
+        fired = self.triggers[symbol].fired(working, price, self.orders)
+        if not fired:
+            return False
+        inst = self.instruments[symbol]
+        for order in fired:
+            if order.order_id not in self.orders:
+                continue  # canceled by an earlier order's consequences in this same round
+            acct = self.accounts[order.account]
+            pos = acct.positions[symbol]
+            order.triggered = True
+            quantity = order.quantity
+            if order.close_position:
+                quantity = abs(pos.size)
+            out.append(OrderTriggered(self._next(), self.now, order.account, symbol,
+                                      order.order_id, price, quantity))
+            try:
+                if order.close_position:
+                    if not pos.size or (pos.size > 0) == (order.side is Side.BUY):
+                        raise Rejection(Code.NO_POSITION, "no position for close-position")
+                    order.quantity = quantity
+                    order.reduce_only = True
+                if order.order_type is OrderType.TRAILING_STOP_MARKET or (
+                        order.order_type not in LIMIT_ON_TRIGGER):
+                    order.price = None
+                order.quantity = self._check_for_book(acct, pos, inst, order, self.marks[symbol])
+            except Rejection as r:
+                self._forget(order)
+                order.status = OrderStatus.EXPIRED
+                out.append(OrderExpired(self._next(), self.now, order.account, symbol,
+                                        order.order_id, order.client_order_id, order.remaining,
+                                        ExpireReason.TRIGGER_REJECTED, str(r.code)))
+                continue
+            self._enter_book(acct, pos, inst, order, out)
+        if follow_up:
+            self._after_trading(symbol, out)
+        return True
+
+    # ================================================================ orders: cancel, amend
+
+    def _find_order(self, acct: Account, symbol: str, order_id: object,
+                    client_id: object) -> Order:
+        if order_id is None and client_id is None:
+            raise Rejection(Code.UNKNOWN_ORDER, "give an order id or a client order id")
+        oid = order_id
+        if oid is None and type(client_id) is str:
+            oid = acct.client_ids.get(client_id)
+        order = self.orders.get(oid) if type(oid) is int else None
+        if (order is None or order.account != acct.account_id or order.symbol != symbol
+                or (client_id is not None and order.client_order_id != client_id)):
+            raise Rejection(Code.UNKNOWN_ORDER, f"no open order {order_id or client_id} "
+                                                f"on {symbol} for this account")
+        return order
+
+    def _cancel_order(self, c: CancelOrder, out: list[Event]) -> None:
+        acct = self._account(c.account)
+        self._instrument(c.symbol)
+        order = self._find_order(acct, c.symbol, c.order_id, c.client_order_id)
+        self.now = c.ts
+        self._cancel(order, CancelReason.USER, out)
+
+    def _cancel(self, order: Order, reason: CancelReason, out: list[Event]) -> None:
+        if order.is_conditional:
+            self.triggers[order.symbol].remove(order)
+            self._untrack(order)
+            order.status = OrderStatus.CANCELED
+            out.append(OrderCanceled(self._next(), self.now, order.account, order.symbol,
+                                     order.order_id, order.client_order_id, order.remaining,
+                                     reason))
+            return
+        result = self.books[order.symbol].cancel(order.order_id, order.account)
+        self._book_events(order.symbol, self.instruments[order.symbol], result, None, out,
+                          reason)
+
+    def _cancel_all(self, c: CancelAllOrders, out: list[Event]) -> None:
+        acct = self._account(c.account)
+        self._instrument(c.symbol)
+        self.now = c.ts
+        pos = acct.positions[c.symbol]
+        for order_id in sorted(pos.orders):
+            self._cancel(pos.orders[order_id], CancelReason.CANCEL_ALL, out)
+
+    def _amend_order(self, c: AmendOrder, out: list[Event]) -> None:
+        acct = self._account(c.account)
+        inst = self._instrument(c.symbol)
+        pos = acct.positions[c.symbol]
+        order = self._find_order(acct, c.symbol, c.order_id, c.client_order_id)
+        if order.is_conditional or order.price is None:
+            raise Rejection(Code.NOT_AMENDABLE, "only resting limit orders can be amended")
+        price = order.price if c.price is None else c.price
+        quantity = order.quantity if c.quantity is None else c.quantity
+        if type(price) is not int or not 0 < price <= MAX_UNITS:
+            raise Rejection(Code.INVALID_PRICE, "price must be a positive integer of ticks")
+        if type(quantity) is not int or not 0 < quantity <= MAX_UNITS:
+            raise Rejection(Code.INVALID_QUANTITY, "quantity must be a positive integer of lots")
+        if price == order.price and quantity == order.quantity:
+            raise Rejection(Code.NO_CHANGE, "the order has this price and quantity already")
+        if quantity > inst.max_qty:
+            raise Rejection(Code.QUANTITY_ABOVE_MAX,
+                            f"quantity must be at most {inst.qty_str(inst.max_qty)}")
+        mark = self._mark(c.symbol)
+        self._check_price_band(inst, price, mark)
+        new_remaining = quantity - order.filled
+        if new_remaining > 0 and not order.reduce_only:
+            if quantity < inst.min_qty or price * quantity * inst.atoms_per_tick_lot < (
+                    inst.min_notional):
+                raise Rejection(Code.NOTIONAL_BELOW_MIN,
+                                "the amended order would fall below the minimum quantity or "
+                                "notional")
+            before = risk.order_margin(pos)
+            _reserve(pos, order.side, order.price, order.remaining, False, -1)
+            _reserve(pos, order.side, price, new_remaining, False, 1)
+            after = risk.order_margin(pos)
+            _reserve(pos, order.side, price, new_remaining, False, -1)
+            _reserve(pos, order.side, order.price, order.remaining, False, 1)
+            atpl = inst.atoms_per_tick_lot
+            cost = after - before + risk.open_loss(order.side, price, new_remaining, mark, atpl)
+            if cost > 0 and cost > self._available(acct):
+                raise Rejection(Code.INSUFFICIENT_MARGIN,
+                                "not enough available balance for the amended order")
+        if order.reduce_only and new_remaining > 0:
+            others = (pos.reduce_buy_lots if order.side is Side.BUY else pos.reduce_sell_lots)
+            if new_remaining > abs(pos.size) - (others - order.remaining):
+                raise Rejection(Code.REDUCE_ONLY_REJECTED,
+                                "a reduce-only order may not exceed what the position can close")
+        self.now = c.ts
+        result = self.books[c.symbol].amend(order.order_id, acct.account_id, price, quantity)
+        if type(result[0]) is book_events.Canceled:
+            # New quantity at or below the filled one, or a post-only order moved to a taking
+            # price: the book canceled it, as Binance does.
+            self._book_events(c.symbol, inst, result, None, out)
+            return
+        # The order leaves its reserve while the book moves it (at a new price it may trade
+        # as a taker); what is left of it afterwards rests and reserves again.
+        _reserve(pos, order.side, order.price, order.remaining, order.reduce_only, -1)
+        pos.resting -= 1
+        order.price = price
+        order.quantity = quantity
+        taker_gone = self._book_events(c.symbol, inst, result, order, out)
+        if taker_gone or not order.remaining:
+            self._forget(order)
+        else:
+            pos.resting += 1
+            _reserve(pos, order.side, price, order.remaining, order.reduce_only, 1)
+        if self._dirty:
+            self._after_trading(c.symbol, out)
+
+    # ================================================================ state
+
+    def digest(self) -> str:
+        """A hash of a canonical dump of the whole state: equal digests, equal states."""
+        h = hashlib.sha256()
+        for line in self._canonical():
+            h.update(line.encode())
+            h.update(b"\n")
+        return h.hexdigest()
+
+    def _canonical(self) -> Iterator[str]:
+        yield repr((self.seq, self.now, self.next_order_id, self.next_trade_id,
+                    self.fee_income, self.insurance_fund, self.deposits, self.withdrawals))
+        for symbol in sorted(self.instruments):
+            m = self.markets[symbol]
+            yield repr((symbol, m.mark, m.index, m.last))
+            book = self.books[symbol]
+            snap = book.depth(1 << 62)
+            yield repr((book.seq,))
+            for side, levels in ((Side.BUY, snap.bids), (Side.SELL, snap.asks)):
+                for price, total in levels:
+                    yield repr((int(side), price, total,
+                                [tuple(o) for o in book.level_orders(side, price)]))
+        for account_id in sorted(self.accounts):
+            acct = self.accounts[account_id]
+            yield repr((account_id, acct.wallet, sorted(acct.client_ids.items())))
+            for symbol in sorted(acct.positions):
+                p = acct.positions[symbol]
+                yield repr((symbol, p.leverage, str(p.mode), p.size, p.entry_notional,
+                            p.isolated_wallet, p.realized_pnl, p.resting, p.buy_lots,
+                            p.buy_notional, p.sell_lots, p.sell_notional, p.reduce_buy_lots,
+                            p.reduce_sell_lots, sorted(p.orders)))
+        for order_id in sorted(self.orders):
+            o = self.orders[order_id]
+            yield repr(tuple(getattr(o, name) for name in Order.__slots__))
+
+    def conservation_gap(self) -> int:
+        """``deposits - withdrawals`` minus everything the venue holds; 0 when money is
+        conserved. Unrealized PnL enters through the cost bases: open sizes net to zero per
+        symbol, so the marks cancel out and the identity needs no price."""
+        held = self.fee_income + self.insurance_fund
+        for acct in self.accounts.values():
+            held += acct.wallet
+            for p in acct.positions.values():
+                held += p.isolated_wallet - p.signed_cost()
+        return self.deposits - self.withdrawals - held
+
+
+def _side(value: object) -> Side | None:
+    """The side a command names, if it names one (a bool is not a side, though True == 1)."""
+    if type(value) is not int and type(value) is not Side:
+        return None
+    return _SIDES.get(value)
+
+
+def _check_amount(amount: object) -> None:
+    if type(amount) is not int or not 0 < amount <= MAX_AMOUNT:
+        raise Rejection(Code.INVALID_AMOUNT,
+                        f"amount must be a positive integer of atoms, at most {MAX_AMOUNT}")
+
+
+def _reserve(pos: Position, side: Side, price: int, lots: int, reduce_only: bool,
+             sign: int) -> None:
+    """Add (sign 1) or remove (-1) resting lots to the position's order totals."""
+    if reduce_only:
+        if side is Side.BUY:
+            pos.reduce_buy_lots += sign * lots
+        else:
+            pos.reduce_sell_lots += sign * lots
+    elif side is Side.BUY:
+        pos.buy_lots += sign * lots
+        pos.buy_notional += sign * lots * price * pos.atpl
+    else:
+        pos.sell_lots += sign * lots
+        pos.sell_notional += sign * lots * price * pos.atpl

@@ -14,7 +14,7 @@ from exchange.core.orders import MarginMode, Order
 
 class Position:
     __slots__ = ("atpl", "buy_lots", "buy_notional", "entry_notional", "isolated_wallet",
-                 "leverage", "mode", "orders", "realized_pnl", "reduce_buy_lots",
+                 "leverage", "mode", "order_im", "orders", "realized_pnl", "reduce_buy_lots",
                  "reduce_sell_lots", "resting", "sell_lots", "sell_notional", "size", "symbol")
 
     def __init__(self, symbol: str, leverage: int, atoms_per_tick_lot: int) -> None:
@@ -38,6 +38,9 @@ class Position:
         # ...and of resting reduce-only orders (they reserve none).
         self.reduce_buy_lots = 0
         self.reduce_sell_lots = 0
+        # The initial margin the resting orders reserve, kept current by every change of the
+        # totals above, of the size and of the leverage (margin checks read it often).
+        self.order_im = 0
 
     @property
     def side(self) -> int:
@@ -76,4 +79,63 @@ class Position:
             size += side * opened
             self.entry_notional += price * opened * self.atpl
         self.size = size
+        if self.buy_lots or self.sell_lots:
+            self.order_im = self.order_margin_with()
         return pnl, closed
+
+    def set_leverage(self, leverage: int) -> None:
+        self.leverage = leverage
+        self.order_im = self.order_margin_with()
+
+    def reserve(self, side: int, price: int, lots: int, reduce_only: bool, sign: int) -> None:
+        """Add (sign 1) or remove (-1) resting lots to the order totals."""
+        if reduce_only:
+            if side > 0:
+                self.reduce_buy_lots += sign * lots
+            else:
+                self.reduce_sell_lots += sign * lots
+            # Reduce-only lots change how much of the other orders counts as closing.
+        elif side > 0:
+            self.buy_lots += sign * lots
+            self.buy_notional += sign * lots * price * self.atpl
+        else:
+            self.sell_lots += sign * lots
+            self.sell_notional += sign * lots * price * self.atpl
+        self.order_im = self.order_margin_with()
+
+    def order_margin_with(self, side: int = 0, lots: int = 0, notional: int = 0) -> int:
+        """Initial margin the resting orders reserve, with an extra (non-reduce-only) order of
+        ``lots`` on ``side`` costing ``notional`` atoms if one is given.
+
+        Buy and sell orders offset in one-way mode, so the larger side counts:
+        ``ceil(max(opening buy notional, opening sell notional) / leverage)``. The opening part
+        of the buys is what is left after they would close the short position (net of the
+        reduce-only buys already set to close it), priced at the buys' average limit price;
+        likewise for the sells.
+        """
+        buy_lots, buy_notional = self.buy_lots, self.buy_notional
+        sell_lots, sell_notional = self.sell_lots, self.sell_notional
+        if side > 0:
+            buy_lots += lots
+            buy_notional += notional
+        elif side < 0:
+            sell_lots += lots
+            sell_notional += notional
+        size = self.size
+        buy = sell = 0
+        if buy_lots:
+            opening = buy_lots - max(0, -size - self.reduce_buy_lots)
+            if opening > 0:
+                buy = -(-buy_notional * opening // buy_lots)
+        if sell_lots:
+            opening = sell_lots - max(0, size - self.reduce_sell_lots)
+            if opening > 0:
+                sell = -(-sell_notional * opening // sell_lots)
+        return -(-max(buy, sell) // self.leverage)
+
+    def worst_case_lots(self, side: int = 0, lots: int = 0) -> int:
+        """The largest position (lots) the resting orders, and an extra order of ``lots`` on
+        ``side`` if given, could build if all of them filled."""
+        buy_lots = self.buy_lots + (lots if side > 0 else 0)
+        sell_lots = self.sell_lots + (lots if side < 0 else 0)
+        return max(self.size + buy_lots, sell_lots - self.size, 0)

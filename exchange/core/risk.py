@@ -3,11 +3,8 @@
 Everything is integer atoms. Rounding always goes against the trader by less than one atom
 (margins round up), which moves no money: these are requirements, not transfers.
 
-Open orders reserve margin for the part of them that could grow the position. In one-way mode
-buy and sell orders offset, so a symbol's orders reserve the larger of the two sides:
-``ceil(max(opening buy notional, opening sell notional) / leverage)``, where the opening part of
-the buys is what is left after they would close the short position (net of the reduce-only buys
-already set to close it), priced at the buys' average limit price; likewise for sells.
+Open orders reserve margin for the part of them that could grow the position
+(``Position.order_margin_with`` says how).
 """
 
 from __future__ import annotations
@@ -24,18 +21,7 @@ from exchange.core.units import PPM, ceil_div
 
 def order_margin(pos: Position) -> int:
     """Initial margin reserved by the position's resting orders."""
-    buy = sell = 0
-    if pos.buy_lots:
-        credit = max(0, max(0, -pos.size) - pos.reduce_buy_lots)
-        opening = pos.buy_lots - credit
-        if opening > 0:
-            buy = ceil_div(pos.buy_notional * opening, pos.buy_lots)
-    if pos.sell_lots:
-        credit = max(0, max(0, pos.size) - pos.reduce_sell_lots)
-        opening = pos.sell_lots - credit
-        if opening > 0:
-            sell = ceil_div(pos.sell_notional * opening, pos.sell_lots)
-    return ceil_div(max(buy, sell), pos.leverage)
+    return pos.order_im
 
 
 def position_margin(pos: Position, inst: Instrument, mark: int) -> int:
@@ -64,8 +50,7 @@ def cross_available(acct: Account, instruments: Mapping[str, Instrument],
     a negative figure means the account is short of margin."""
     total = acct.wallet
     for pos in acct.positions.values():
-        if pos.buy_lots or pos.sell_lots:
-            total -= order_margin(pos)
+        total -= pos.order_im
         if pos.size and pos.mode is MarginMode.CROSS:
             inst = instruments[pos.symbol]
             mark = marks[pos.symbol]
@@ -77,11 +62,6 @@ def cross_maintenance(acct: Account, instruments: Mapping[str, Instrument],
                       marks: Mapping[str, int]) -> int:
     return sum(maintenance_margin(p, instruments[p.symbol], marks[p.symbol])
                for p in acct.positions.values() if p.size and p.mode is MarginMode.CROSS)
-
-
-def worst_case_lots(pos: Position) -> int:
-    """The largest position (lots) the open orders could build if all of them filled."""
-    return max(pos.size + pos.buy_lots, pos.sell_lots - pos.size, 0)
 
 
 def open_loss(side: int, price: int, quantity: int, mark: int, atoms_per_tick_lot: int) -> int:

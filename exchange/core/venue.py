@@ -234,21 +234,21 @@ class Venue:
         cap = inst.max_notional_for_leverage(c.leverage)
         if cap is not None and (pos.size or pos.buy_lots or pos.sell_lots):
             mark = self._mark(c.symbol)
-            worst = risk.worst_case_lots(pos) * mark * inst.atoms_per_tick_lot
+            worst = pos.worst_case_lots() * mark * inst.atoms_per_tick_lot
             if worst > cap:
                 raise Rejection(Code.POSITION_LIMIT_EXCEEDED,
                                 f"leverage {c.leverage} allows at most {cap} atoms of notional; "
                                 f"the position and open orders reach {worst}")
         old = pos.leverage
         if c.leverage < old and (pos.size or pos.buy_lots or pos.sell_lots):
-            pos.leverage = c.leverage
+            pos.set_leverage(c.leverage)
             short = self._available(acct) < 0
-            pos.leverage = old
+            pos.set_leverage(old)
             if short:
                 raise Rejection(Code.INSUFFICIENT_MARGIN,
                                 "not enough available balance for the margin this leverage needs")
         self.now = c.ts
-        pos.leverage = c.leverage
+        pos.set_leverage(c.leverage)
         out.append(LeverageChanged(self._next(), c.ts, c.account, c.symbol, c.leverage, cap))
 
     def _set_margin_mode(self, c: SetMarginMode, out: list[Event]) -> None:
@@ -357,13 +357,10 @@ class Venue:
         side = _side(c.side)
         if side is None:
             raise Rejection(Code.INVALID_SIDE, "side is BUY or SELL")
-        try:
-            otype = OrderType(c.order_type)
-            tif = TimeInForce(c.tif)
-            working = WorkingType(c.working_type)
-            stp = SelfTradePrevention(c.stp)
-        except (ValueError, TypeError) as exc:
-            raise Rejection(Code.INVALID_ORDER_TYPE, str(exc)) from None
+        otype = _lookup(_ORDER_TYPES, c.order_type, "order type")
+        tif = _lookup(_TIFS, c.tif, "time in force")
+        working = _lookup(_WORKING_TYPES, c.working_type, "working type")
+        stp = _lookup(_STPS, c.stp, "self-trade prevention mode")
         if type(c.reduce_only) is not bool or type(c.close_position) is not bool:
             raise Rejection(Code.INVALID_FLAGS, "reduce_only and close_position are booleans")
         client_id = self._check_client_id(acct, c.client_order_id)
@@ -525,13 +522,12 @@ class Venue:
             return quantity
         # Margin: what this order adds to the symbol's reserve, what it loses at once if
         # filled at its price, and its fee (charged as a taker: the worst case).
-        before = risk.order_margin(pos)
-        _reserve(pos, side, ref_price, quantity, False, 1)
-        after = risk.order_margin(pos)
-        worst_lots = risk.worst_case_lots(pos)
-        _reserve(pos, side, ref_price, quantity, False, -1)
+        notional = ref_price * quantity * atpl
+        before = pos.order_im
+        after = pos.order_margin_with(side, quantity, notional)
+        worst_lots = pos.worst_case_lots(side, quantity)
         cap = inst.max_notional_for_leverage(pos.leverage)
-        if cap is not None and worst_lots > risk.worst_case_lots(pos):
+        if cap is not None and worst_lots > pos.worst_case_lots():
             worst = worst_lots * mark * atpl
             if worst > cap:
                 raise Rejection(Code.POSITION_LIMIT_EXCEEDED,
@@ -540,7 +536,7 @@ class Venue:
                                 f"{worst // 10**8} USDT: lower the leverage or the quantity")
         cost = (after - before
                 + risk.open_loss(side, ref_price, quantity, mark, atpl)
-                + risk.fee_for(ref_price * quantity * atpl, max(inst.taker_fee_ppm, 0)))
+                + risk.fee_for(notional, max(inst.taker_fee_ppm, 0)))
         if cost > 0:
             available = self._available(acct)
             if cost > available:
@@ -607,18 +603,14 @@ class Venue:
         ts = self.now
         taker_gone = False
         for e in result:
-            kind = type(e)
-            if kind is book_events.Trade:
-                assert isinstance(e, book_events.Trade)
+            if type(e) is book_events.Trade:
                 self._settle_trade(symbol, inst, e, taker, out)
                 if e.taker_remaining == 0 and taker is not None:
                     taker_gone = True
-            elif kind is book_events.LevelChanged:
-                assert isinstance(e, book_events.LevelChanged)
+            elif type(e) is book_events.LevelChanged:
                 out.append(BookChanged(self._next(), ts, symbol, e.side, e.price, e.total,
                                        e.seq))
-            elif kind is book_events.Expired:
-                assert isinstance(e, book_events.Expired)
+            elif type(e) is book_events.Expired:
                 if taker is not None and e.order_id == taker.order_id:
                     taker_gone = True
                     taker.status = OrderStatus.EXPIRED
@@ -632,15 +624,13 @@ class Venue:
                     out.append(OrderExpired(self._next(), ts, maker.account, symbol,
                                             maker.order_id, maker.client_order_id, e.quantity,
                                             ExpireReason.STP))
-            elif kind is book_events.Canceled:
-                assert isinstance(e, book_events.Canceled)
+            elif type(e) is book_events.Canceled:
                 o = self.orders[e.order_id]
                 self._untrack(o)
                 o.status = OrderStatus.CANCELED
                 out.append(OrderCanceled(self._next(), ts, o.account, symbol, o.order_id,
                                          o.client_order_id, e.quantity, cancel_reason))
-            elif kind is book_events.Amended:
-                assert isinstance(e, book_events.Amended)
+            elif type(e) is book_events.Amended:
                 o = self.orders[e.order_id]
                 out.append(OrderAmended(self._next(), ts, o.account, symbol, o.order_id,
                                         o.client_order_id, e.price, e.quantity, e.remaining,
@@ -851,13 +841,12 @@ class Venue:
                 raise Rejection(Code.NOTIONAL_BELOW_MIN,
                                 "the amended order would fall below the minimum quantity or "
                                 "notional")
-            before = risk.order_margin(pos)
-            _reserve(pos, order.side, order.price, order.remaining, False, -1)
-            _reserve(pos, order.side, price, new_remaining, False, 1)
-            after = risk.order_margin(pos)
-            _reserve(pos, order.side, price, new_remaining, False, -1)
-            _reserve(pos, order.side, order.price, order.remaining, False, 1)
             atpl = inst.atoms_per_tick_lot
+            before = pos.order_im
+            # The order's reserve as it would be: the old part out, the new part in.
+            after = pos.order_margin_with(
+                order.side, new_remaining - order.remaining,
+                (price * new_remaining - order.price * order.remaining) * atpl)
             cost = after - before + risk.open_loss(order.side, price, new_remaining, mark, atpl)
             if cost > 0 and cost > self._available(acct):
                 raise Rejection(Code.INSUFFICIENT_MARGIN,
@@ -923,7 +912,11 @@ class Venue:
                             p.reduce_sell_lots, sorted(p.orders)))
         for order_id in sorted(self.orders):
             o = self.orders[order_id]
-            yield repr(tuple(getattr(o, name) for name in Order.__slots__))
+            yield repr((o.order_id, o.account, o.symbol, o.client_order_id, int(o.side),
+                        str(o.order_type), int(o.tif), o.price, o.quantity, o.filled,
+                        o.reduce_only, o.close_position, o.stop_price, str(o.working_type),
+                        o.callback_ppm, o.activation_price, o.extreme, int(o.stp), o.created,
+                        o.triggered, str(o.status)))
 
     def conservation_gap(self) -> int:
         """``deposits - withdrawals`` minus everything the venue holds; 0 when money is
@@ -952,15 +945,22 @@ def _check_amount(amount: object) -> None:
 
 def _reserve(pos: Position, side: Side, price: int, lots: int, reduce_only: bool,
              sign: int) -> None:
-    """Add (sign 1) or remove (-1) resting lots to the position's order totals."""
-    if reduce_only:
-        if side is Side.BUY:
-            pos.reduce_buy_lots += sign * lots
-        else:
-            pos.reduce_sell_lots += sign * lots
-    elif side is Side.BUY:
-        pos.buy_lots += sign * lots
-        pos.buy_notional += sign * lots * price * pos.atpl
-    else:
-        pos.sell_lots += sign * lots
-        pos.sell_notional += sign * lots * price * pos.atpl
+    pos.reserve(side, price, lots, reduce_only, sign)
+
+
+_ORDER_TYPES = {t: t for t in OrderType}
+_TIFS = {t: t for t in TimeInForce}
+_WORKING_TYPES = {w: w for w in WorkingType}
+_STPS = {s: s for s in SelfTradePrevention}
+
+
+def _lookup(table: dict[Any, Any], value: object, what: str) -> Any:
+    """The enum member ``value`` names (a member or its value), or a rejection."""
+    try:
+        member = table.get(value) if type(value) is not bool else None
+    except TypeError:  # unhashable
+        member = None
+    if member is None:
+        raise Rejection(Code.INVALID_ORDER_TYPE if what == "order type" else Code.INVALID_FLAGS,
+                        f"{what} must be one of {', '.join(str(m) for m in table)}")
+    return member

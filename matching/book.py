@@ -182,6 +182,21 @@ class Book:
             return []
         return [o.info() for o in level.orders if o.remaining]
 
+    def sweep_price(self, side: Side, quantity: int, limit: int | None = None) -> int | None:
+        """The worst price a taker on ``side`` would reach filling ``quantity`` now (at most
+        ``limit`` for a buy, at least for a sell), or None if the book within it is too thin.
+        Self-trade prevention is not considered: this is an estimate for margin checks."""
+        levels = self._asks.values() if side == _BUY else self._bids.values()
+        left = quantity
+        for level in levels:
+            if limit is not None and (level.price > limit if side == _BUY
+                                      else level.price < limit):
+                return None
+            left -= level.total
+            if left <= 0:
+                return level.price
+        return None
+
     def __len__(self) -> int:
         """Number of resting orders."""
         return len(self._orders)

@@ -8,7 +8,7 @@ from exchange.core.positions import Position
 
 
 class Account:
-    __slots__ = ("account_id", "client_ids", "positions", "wallet")
+    __slots__ = ("account_id", "client_ids", "positions", "wallet", "warned")
 
     def __init__(self, account_id: int, slots: Iterable[tuple[str, int, int]]) -> None:
         """``slots``: (symbol, default leverage, atoms per tick-lot) of each listed symbol."""
@@ -18,6 +18,7 @@ class Account:
         # state (a rejected command must leave the state digest unchanged).
         self.positions = {symbol: Position(symbol, lev, atpl) for symbol, lev, atpl in slots}
         self.client_ids: dict[str, int] = {}  # client order id -> order id, open orders only
+        self.warned = False  # a margin call went out and the ratio has not fallen back since
 
     def isolated_total(self) -> int:
         return sum(p.isolated_wallet for p in self.positions.values())

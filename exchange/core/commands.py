@@ -99,9 +99,25 @@ class CancelAllOrders(NamedTuple):
     symbol: str
 
 
+class SetIndexPrice(NamedTuple):
+    """An index (spot reference) price from a feed. The venue derives the mark price from it
+    and the book (MECHANICS.md, "Mark price"), samples the premium for funding, settles funding
+    when its time has come, and liquidates who must be."""
+
+    ts: int
+    symbol: str
+    index_price: int  # ticks
+
+
+class Tick(NamedTuple):
+    """Time passes: funding falls due even when no price moves. Carries nothing else."""
+
+    ts: int
+
+
 class SetMarkPrice(NamedTuple):
-    """A mark (and index) price update for one symbol. Until the price machinery computes the
-    mark from the index and the book, the shell supplies both."""
+    """Set the mark (and index) price of one symbol directly, bypassing the mark formula:
+    for tests and scripted shocks. Everything that follows a mark change follows."""
 
     ts: int
     symbol: str
@@ -110,4 +126,5 @@ class SetMarkPrice(NamedTuple):
 
 
 Command = (CreateAccount | Deposit | Withdraw | SetLeverage | SetMarginMode | AdjustIsolatedMargin
-           | PlaceOrder | CancelOrder | AmendOrder | CancelAllOrders | SetMarkPrice)
+           | PlaceOrder | CancelOrder | AmendOrder | CancelAllOrders | SetIndexPrice | Tick
+           | SetMarkPrice)

@@ -198,6 +198,114 @@ class MarkPriceChanged(NamedTuple):
     index_price: int
 
 
+class FundingSettled(NamedTuple):
+    """The funding rate of the interval that ended at ``funding_time``; payments follow."""
+
+    seq: int
+    ts: int
+    symbol: str
+    rate_e8: int  # 1e-8 units: 10_000 = 0.01%
+    mark: int
+    funding_time: int
+    next_funding_time: int
+
+
+class FundingPaid(NamedTuple):
+    seq: int
+    ts: int
+    account: int
+    symbol: str
+    size: int  # the position at the funding time
+    amount: int  # atoms: > 0 received, < 0 paid
+    rate_e8: int
+
+
+class MarginCall(NamedTuple):
+    """The margin ratio first reached 80% (``symbol`` set: of that isolated position)."""
+
+    seq: int
+    ts: int
+    account: int
+    symbol: str | None
+    margin_ratio_ppm: int
+
+
+class LiquidationStarted(NamedTuple):
+    """Margin ratio at or past 100%: the account (cross, ``symbol`` None) or the isolated
+    position is being liquidated; its open orders are canceled first."""
+
+    seq: int
+    ts: int
+    account: int
+    symbol: str | None
+    margin_ratio_ppm: int
+
+
+class PositionTakenOver(NamedTuple):
+    """The liquidation engine took over ``quantity`` of the position at the mark; the
+    account's remaining margin for it (``leftover``, possibly negative) goes to the insurance
+    fund. ``bankruptcy_price`` is where the engine's order goes into the book."""
+
+    seq: int
+    ts: int
+    account: int
+    symbol: str
+    size: int  # signed lots taken over
+    mark: int
+    bankruptcy_price: int
+    leftover: int
+    partial: bool  # a step down the tiers, not the whole position
+
+
+class LiquidationOrderPlaced(NamedTuple):
+    seq: int
+    ts: int
+    account: int  # whose position it closes
+    symbol: str
+    order_id: int
+    side: Side
+    price: int
+    quantity: int
+
+
+class LiquidationFilled(NamedTuple):
+    seq: int
+    ts: int
+    account: int  # whose position it closes
+    symbol: str
+    order_id: int
+    trade_id: int
+    side: Side
+    price: int
+    quantity: int
+
+
+class AdlFilled(NamedTuple):
+    """Auto-deleveraging: ``account``'s position was closed by ``quantity`` at the bankruptcy
+    price of ``liquidated_account``'s position, which the insurance fund could not cover."""
+
+    seq: int
+    ts: int
+    account: int
+    symbol: str
+    side: Side  # the side of the closing trade for ``account``
+    price: int
+    quantity: int
+    realized_pnl: int
+    liquidated_account: int
+
+
+class InsuranceFundChanged(NamedTuple):
+    seq: int
+    ts: int
+    symbol: str
+    delta: int
+    balance: int
+    account: int  # the liquidated account it came from or went to
+
+
 Event = (Rejected | AccountCreated | Deposited | Withdrawn | LeverageChanged | MarginModeChanged
          | IsolatedMarginChanged | OrderAccepted | OrderTriggered | OrderFilled | Traded
-         | OrderCanceled | OrderExpired | OrderAmended | BookChanged | MarkPriceChanged)
+         | OrderCanceled | OrderExpired | OrderAmended | BookChanged | MarkPriceChanged
+         | FundingSettled | FundingPaid | MarginCall | LiquidationStarted | PositionTakenOver
+         | LiquidationOrderPlaced | LiquidationFilled | AdlFilled | InsuranceFundChanged)

@@ -52,6 +52,7 @@ class CancelReason(StrEnum):
     CANCEL_ALL = "CANCEL_ALL"
     REDUCE_ONLY = "REDUCE_ONLY"  # the position it could reduce shrank, flipped or closed
     AMEND = "AMEND"  # an amend cancelled it (new quantity at or below the filled quantity...)
+    LIQUIDATION = "LIQUIDATION"  # canceled to free margin before a liquidation
 
 
 class ExpireReason(StrEnum):

@@ -15,7 +15,8 @@ from exchange.core.orders import MarginMode, Order
 class Position:
     __slots__ = ("atpl", "buy_lots", "buy_notional", "entry_notional", "isolated_wallet",
                  "leverage", "mode", "order_im", "orders", "realized_pnl", "reduce_buy_lots",
-                 "reduce_sell_lots", "resting", "sell_lots", "sell_notional", "size", "symbol")
+                 "reduce_sell_lots", "resting", "sell_lots", "sell_notional", "size", "symbol",
+                 "warned")
 
     def __init__(self, symbol: str, leverage: int, atoms_per_tick_lot: int) -> None:
         self.symbol = symbol
@@ -41,6 +42,7 @@ class Position:
         # The initial margin the resting orders reserve, kept current by every change of the
         # totals above, of the size and of the leverage (margin checks read it often).
         self.order_im = 0
+        self.warned = False  # isolated: a margin call went out for this position
 
     @property
     def side(self) -> int:

@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from exchange.core import risk
+from exchange.core import funding, liquidation, risk
 from exchange.core.accounts import Account
 from exchange.core.commands import (
     AdjustIsolatedMargin,
@@ -31,9 +31,11 @@ from exchange.core.commands import (
     CreateAccount,
     Deposit,
     PlaceOrder,
+    SetIndexPrice,
     SetLeverage,
     SetMarginMode,
     SetMarkPrice,
+    Tick,
     Withdraw,
 )
 from exchange.core.errors import Code, Rejection
@@ -42,8 +44,11 @@ from exchange.core.events import (
     BookChanged,
     Deposited,
     Event,
+    FundingPaid,
+    FundingSettled,
     IsolatedMarginChanged,
     LeverageChanged,
+    LiquidationFilled,
     MarginModeChanged,
     MarkPriceChanged,
     OrderAccepted,
@@ -69,8 +74,10 @@ from exchange.core.orders import (
     WorkingType,
 )
 from exchange.core.positions import Position
+from exchange.core.prices import PriceState
 from exchange.core.settlement import settle_fill
 from exchange.core.triggers import Triggers, would_fire
+from exchange.core.units import ceil_div
 from matching import Book, SelfTradePrevention, Side, TimeInForce
 from matching import events as book_events
 
@@ -89,22 +96,14 @@ MAX_CALLBACK_PPM = 100_000  # 10%
 _SIDES = {1: Side.BUY, -1: Side.SELL}
 
 
-class Market:
-    """Prices of one symbol as the venue knows them."""
-
-    __slots__ = ("index", "last", "mark")
-
-    def __init__(self) -> None:
-        self.mark: int | None = None
-        self.index: int | None = None
-        self.last: int | None = None
-
-
 class Venue:
     def __init__(self, instruments: Mapping[str, Instrument]) -> None:
         self.instruments: dict[str, Instrument] = dict(instruments)
         self.books: dict[str, Book] = {s: Book() for s in self.instruments}
-        self.markets: dict[str, Market] = {s: Market() for s in self.instruments}
+        self.markets: dict[str, PriceState] = {s: PriceState() for s in self.instruments}
+        self.funding: dict[str, funding.FundingState] = {
+            s: funding.FundingState(i.funding_interval_ms, i.interest_ppm * funding.PPM_TO_E8)
+            for s, i in self.instruments.items()}
         self.triggers: dict[str, Triggers] = {s: Triggers() for s in self.instruments}
         self.accounts: dict[int, Account] = {}
         self.orders: dict[int, Order] = {}  # every open order, resting or conditional
@@ -122,6 +121,12 @@ class Venue:
         # (account, symbol) whose position changed during the command: their reduce-only
         # orders are checked once the book is done.
         self._dirty: set[tuple[int, str]] = set()
+        # Accounts holding a position, per symbol (insertion-ordered, so iteration is
+        # deterministic): those a mark change can liquidate or funding can touch.
+        self.holders: dict[str, dict[int, None]] = {s: {} for s in self.instruments}
+        # The liquidation engine: takes over positions and closes them (liquidation.py).
+        self.engine = Account(liquidation.ENGINE, self._slots)
+        self.liquidating: dict[int, int] = {}  # engine order id -> account it liquidates
         self._handlers: dict[type, Callable[[Any, list[Event]], None]] = {
             CreateAccount: self._create_account,
             Deposit: self._deposit,
@@ -133,6 +138,8 @@ class Venue:
             CancelOrder: self._cancel_order,
             AmendOrder: self._amend_order,
             CancelAllOrders: self._cancel_all,
+            SetIndexPrice: self._set_index_price,
+            Tick: self._tick,
             SetMarkPrice: self._set_mark_price,
         }
 
@@ -163,6 +170,8 @@ class Venue:
     def _next(self) -> int:
         self.seq += 1
         return self.seq
+
+    next_seq = _next
 
     # ================================================================ lookups
 
@@ -311,12 +320,97 @@ class Venue:
             if type(value) is not int or not 0 < value <= MAX_UNITS:
                 raise Rejection(Code.INVALID_PRICE, f"{what} must be a positive integer of ticks")
         self.now = c.ts
+        self._run_clock(c.ts, out)
         market = self.markets[c.symbol]
         market.mark = c.mark
         market.index = c.index_price
         self.marks[c.symbol] = c.mark
         out.append(MarkPriceChanged(self._next(), c.ts, c.symbol, c.mark, c.index_price))
-        self._fire_triggers(c.symbol, WorkingType.MARK_PRICE, c.mark, out)
+        self._mark_moved(c.symbol, out)
+
+    def _mark_moved(self, symbol: str, out: list[Event]) -> None:
+        """What follows a new mark: mark-price triggers, then margin calls and liquidations."""
+        self._fire_triggers(symbol, WorkingType.MARK_PRICE, self.marks[symbol], out)
+        liquidation.check(self, [symbol], out)
+        if self._dirty:
+            self._after_trading(symbol, out)
+
+    def _set_index_price(self, c: SetIndexPrice, out: list[Event]) -> None:
+        self._instrument(c.symbol)
+        if type(c.index_price) is not int or not 0 < c.index_price <= MAX_UNITS:
+            raise Rejection(Code.INVALID_PRICE, "index price must be a positive integer of ticks")
+        self.now = c.ts
+        self._run_clock(c.ts, out)
+        symbol = c.symbol
+        state = self.markets[symbol]
+        state.index = c.index_price
+        book = self.books[symbol]
+        state.sample_basis(c.ts, book.best_bid(), book.best_ask())
+        fs = self.funding[symbol]
+        assert fs.next_time is not None
+        mark = state.compute_mark(fs.rate_e8, fs.next_time - c.ts, fs.interval_ms)
+        state.mark = mark
+        self.marks[symbol] = mark
+        out.append(MarkPriceChanged(self._next(), c.ts, symbol, mark, c.index_price))
+        self._mark_moved(symbol, out)
+
+    def _tick(self, c: Tick, out: list[Event]) -> None:
+        self.now = c.ts
+        self._run_clock(c.ts, out)
+
+    def _run_clock(self, ts: int, out: list[Event]) -> None:
+        """Time has reached ``ts``: take the premium samples and settle the funding due."""
+        for symbol in sorted(self.funding):
+            fs = self.funding[symbol]
+            if fs.next_time is None:
+                fs.start(ts)
+            assert fs.next_time is not None and fs.next_sample is not None
+            while fs.next_sample <= ts:
+                self._sample_premium(symbol, fs)
+                fs.next_sample += fs.sample_ms
+            while fs.next_time <= ts:
+                self._settle_funding(symbol, fs, out)
+
+    def _sample_premium(self, symbol: str, fs: funding.FundingState) -> None:
+        index = self.markets[symbol].index
+        if index is None:
+            return
+        inst = self.instruments[symbol]
+        impact = 200 * 10**8 * inst.tiers[0].max_leverage  # 200 USDT x max leverage
+        snap = self.books[symbol].depth(1_000)
+        fs.samples.append(funding.premium_e8(
+            index,
+            funding.impact_price(snap.bids, impact, inst.atoms_per_tick_lot),
+            funding.impact_price(snap.asks, impact, inst.atoms_per_tick_lot)))
+
+    def _settle_funding(self, symbol: str, fs: funding.FundingState,
+                        out: list[Event]) -> None:
+        assert fs.next_time is not None
+        inst = self.instruments[symbol]
+        at = fs.next_time
+        rate = funding.funding_rate_e8(fs.samples, inst.interest_ppm * funding.PPM_TO_E8,
+                                       inst.funding_cap_ppm * funding.PPM_TO_E8)
+        fs.rate_e8 = rate
+        fs.samples = []
+        fs.next_time = at + fs.interval_ms
+        mark = self.marks.get(symbol)
+        if mark is None:
+            return  # no price yet: no position can be open
+        out.append(FundingSettled(self._next(), self.now, symbol, rate, mark, at, fs.next_time))
+        positions = [(a, self.accounts[a].positions[symbol].size) for a in self.holders[symbol]]
+        amounts = funding.payments(positions, mark, inst.atoms_per_tick_lot, rate)
+        for account_id, size in positions:
+            amount = amounts.get(account_id, 0)
+            acct = self.accounts[account_id]
+            pos = acct.positions[symbol]
+            if pos.mode is MarginMode.ISOLATED:
+                pos.isolated_wallet += amount
+            else:
+                acct.wallet += amount
+            out.append(FundingPaid(self._next(), self.now, account_id, symbol, size, amount,
+                                   rate))
+        if amounts:
+            liquidation.check(self, sorted(self.instruments), out)
 
     # ================================================================ orders: placing
 
@@ -500,8 +594,12 @@ class Venue:
             self._check_price_band(inst, price, mark)
             ref_price = price
         else:
+            # A market order is priced at the worst level it would reach in the book now,
+            # or at its protection bound if the book is too thin to fill it.
             low, high = risk.band_limits(mark, inst.market_band_ppm)
-            ref_price = high if side is Side.BUY else low
+            bound = high if side is Side.BUY else low
+            swept = self.books[order.symbol].sweep_price(side, quantity, bound)
+            ref_price = bound if swept is None else swept
         if not order.reduce_only:
             notional_here = (price if price is not None else mark) * quantity * atpl
             if notional_here < inst.min_notional:
@@ -537,6 +635,12 @@ class Venue:
         cost = (after - before
                 + risk.open_loss(side, ref_price, quantity, mark, atpl)
                 + risk.fee_for(notional, max(inst.taker_fee_ppm, 0)))
+        if side is Side.SELL and ref_price < mark:
+            # A short opened below the mark needs its margin at the mark once filled, more
+            # than the reserve at its price (Binance prices a sell's margin at max(price,
+            # mark)). A buy below the mark is covered by the gain it shows at once.
+            opening = max(0, quantity - max(0, pos.size))
+            cost += ceil_div((mark - ref_price) * opening * atpl, pos.leverage)
         if cost > 0:
             available = self._available(acct)
             if cost > available:
@@ -669,19 +773,57 @@ class Venue:
                                maker_pos.entry_notional))
         self._dirty.add((maker.account, symbol))
 
+        self.position_changed(maker.account, maker_pos)
+
         assert taker is not None
-        taker_acct = self.accounts[t.taker_owner]
-        taker_pos = taker_acct.positions[symbol]
         taker.filled += t.quantity
         taker.status = OrderStatus.FILLED if not taker.remaining else OrderStatus.PARTIALLY_FILLED
+        if taker.account == liquidation.ENGINE:
+            # The liquidation engine pays no fee; its result goes to the insurance fund.
+            settle_fill(self.engine, self.engine.positions[symbol], inst, taker.side, t.price,
+                        t.quantity, 0)
+            out.append(LiquidationFilled(self._next(), ts, self.liquidating[taker.order_id],
+                                         symbol, taker.order_id, trade_id, taker.side, t.price,
+                                         t.quantity))
+            return
+        taker_acct = self.accounts[t.taker_owner]
+        taker_pos = taker_acct.positions[symbol]
         pnl, fee = settle_fill(taker_acct, taker_pos, inst, taker.side, t.price, t.quantity,
                                inst.taker_fee_ppm)
         self.fee_income += fee
+        self.position_changed(taker.account, taker_pos)
         out.append(OrderFilled(self._next(), ts, taker.account, symbol, taker.order_id,
                                taker.client_order_id, trade_id, taker.side, t.price, t.quantity,
                                False, fee, pnl, taker.remaining, taker_pos.size,
                                taker_pos.entry_notional))
         self._dirty.add((taker.account, symbol))
+
+    # ================================================================ for liquidation.py
+
+    def position_changed(self, account_id: int, pos: Position) -> None:
+        """Keep ``holders`` current after a position's size changed."""
+        if pos.size:
+            self.holders[pos.symbol][account_id] = None
+        else:
+            self.holders[pos.symbol].pop(account_id, None)
+
+    def mark_dirty(self, account_id: int, symbol: str) -> None:
+        self._dirty.add((account_id, symbol))
+
+    def cancel_for_liquidation(self, acct: Account, pos: Position, out: list[Event]) -> None:
+        for order_id in sorted(pos.orders):
+            self._cancel(pos.orders[order_id], CancelReason.LIQUIDATION, out)
+
+    def backing_margin(self, account_id: int, pos: Position) -> int:
+        """The margin behind a position: its isolated wallet and PnL, or the account's cross
+        margin balance."""
+        if pos.mode is MarginMode.ISOLATED:
+            return pos.isolated_wallet + pos.unrealized_pnl(self.marks[pos.symbol])
+        return risk.cross_margin_balance(self.accounts[account_id], self.instruments, self.marks)
+
+    def enter_book(self, acct: Account, pos: Position, inst: Instrument, order: Order,
+                   out: list[Event]) -> None:
+        self._enter_book(acct, pos, inst, order, out)
 
     # ================================================================ follow-ups
 
@@ -893,7 +1035,10 @@ class Venue:
                     self.fee_income, self.insurance_fund, self.deposits, self.withdrawals))
         for symbol in sorted(self.instruments):
             m = self.markets[symbol]
-            yield repr((symbol, m.mark, m.index, m.last))
+            yield repr((symbol, m.mark, m.index, m.last, m.basis_sum, m.basis_second,
+                        list(m.basis)))
+            f = self.funding[symbol]
+            yield repr((f.rate_e8, f.next_time, f.next_sample, f.samples))
             book = self.books[symbol]
             snap = book.depth(1 << 62)
             yield repr((book.seq,))
@@ -903,13 +1048,13 @@ class Venue:
                                 [tuple(o) for o in book.level_orders(side, price)]))
         for account_id in sorted(self.accounts):
             acct = self.accounts[account_id]
-            yield repr((account_id, acct.wallet, sorted(acct.client_ids.items())))
+            yield repr((account_id, acct.wallet, acct.warned, sorted(acct.client_ids.items())))
             for symbol in sorted(acct.positions):
                 p = acct.positions[symbol]
                 yield repr((symbol, p.leverage, str(p.mode), p.size, p.entry_notional,
                             p.isolated_wallet, p.realized_pnl, p.resting, p.buy_lots,
                             p.buy_notional, p.sell_lots, p.sell_notional, p.reduce_buy_lots,
-                            p.reduce_sell_lots, sorted(p.orders)))
+                            p.reduce_sell_lots, p.order_im, p.warned, sorted(p.orders)))
         for order_id in sorted(self.orders):
             o = self.orders[order_id]
             yield repr((o.order_id, o.account, o.symbol, o.client_order_id, int(o.side),
@@ -923,7 +1068,7 @@ class Venue:
         conserved. Unrealized PnL enters through the cost bases: open sizes net to zero per
         symbol, so the marks cancel out and the identity needs no price."""
         held = self.fee_income + self.insurance_fund
-        for acct in self.accounts.values():
+        for acct in [*self.accounts.values(), self.engine]:
             held += acct.wallet
             for p in acct.positions.values():
                 held += p.isolated_wallet - p.signed_cost()

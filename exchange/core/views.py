@@ -10,7 +10,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import NamedTuple
 
-from exchange.core import risk
+from exchange.core import adl, risk
 from exchange.core.accounts import Account
 from exchange.core.orders import MarginMode
 from exchange.core.positions import Position
@@ -34,6 +34,7 @@ class PositionView(NamedTuple):
     bankruptcy_price: Fraction | None
     margin_ratio_ppm: int | None  # isolated: of the position; cross: of the account
     order_margin: int
+    adl_quantile: int | None  # 1-5 lights: 5 is first in line for auto-deleveraging
 
 
 class AccountView(NamedTuple):
@@ -84,7 +85,7 @@ def position_view(venue: Venue, acct: Account, pos: Position,
     if not pos.size or mark is None:
         return PositionView(pos.symbol, pos.mode, pos.leverage, pos.size, entry, mark, 0, 0,
                             pos.realized_pnl, 0, 0, pos.isolated_wallet, None, None, None,
-                            risk.order_margin(pos))
+                            risk.order_margin(pos), None)
     upnl = pos.unrealized_pnl(mark)
     mm = risk.maintenance_margin(pos, inst, mark)
     if pos.mode is MarginMode.ISOLATED:
@@ -117,4 +118,19 @@ def position_view(venue: Venue, acct: Account, pos: Position,
                                                pos.atpl),
         margin_ratio_ppm=ratio,
         order_margin=risk.order_margin(pos),
+        adl_quantile=adl_quantile(venue, acct.account_id, pos),
     )
+
+
+def adl_quantile(venue: Venue, account_id: int, pos: Position) -> int | None:
+    """Where the position stands in the ADL queue of its symbol and side, as 1-5 lights."""
+    if not pos.size:
+        return None
+    mark = venue.marks[pos.symbol]
+    ranked = []
+    for other_id in venue.holders[pos.symbol]:
+        other = venue.accounts[other_id].positions[pos.symbol]
+        if (other.size > 0) == (pos.size > 0):
+            ranked.append((adl.rank(other, mark, venue.backing_margin(other_id, other)),
+                           other_id))
+    return adl.quantiles(ranked).get(account_id)

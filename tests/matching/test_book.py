@@ -483,3 +483,12 @@ def test_many_cancels_do_not_leave_a_level_growing() -> None:
     level = b._asks[100]
     assert len(level.orders) < 100
     assert [o.order_id for o in b.level_orders(SELL, 100)] == [0]
+
+
+def test_sweep_price_estimates_the_worst_level_reached(book: Book) -> None:
+    assert book.sweep_price(BUY, 5) == 101
+    assert book.sweep_price(BUY, 6) == 102
+    assert book.sweep_price(BUY, 11) is None  # deeper than the book
+    assert book.sweep_price(BUY, 6, limit=101) is None  # beyond the limit
+    assert book.sweep_price(SELL, 7) == 98
+    assert book.sweep_price(SELL, 5, limit=99) == 99

@@ -1,0 +1,318 @@
+"""Liquidation, the insurance fund and auto-deleveraging (MECHANICS.md, "Liquidation").
+
+When a mark changes (or funding moved wallets), every account (cross) or isolated position at
+a margin ratio of 100% or more is liquidated, most distressed first (ties: lower account id):
+
+1. its open orders are canceled, which frees initial margin, and the ratio is checked again;
+2. positions in tier 3 or higher are reduced a step at a time toward the tier below (each
+   step pays the instrument's liquidation fee to the fund), checking again after each step;
+3. what must go is taken over by the liquidation engine: the trader's position is closed at
+   the mark and what margin is left (``leftover``, negative if already past bankruptcy) goes
+   to the engine, so the trader ends at zero, never below;
+4. the engine sends an IOC order into the book at the bankruptcy price (rounded to the tick
+   in the fund's favour). Fills at or better than it leave a surplus;
+5. if some is left, the engine keeps selling (buying) at worse prices only as far as the
+   insurance fund can pay for;
+6. the rest is closed against opposite positions in ADL rank order at the bankruptcy price;
+7. the engine's result goes to the insurance fund, which therefore only ever receives
+   surpluses and pays deficits, and never goes below zero.
+
+Taking over at the mark and passing the leftover on is the same money as taking over at the
+bankruptcy price (the leftover is exactly ``(mark - bankruptcy) x size``), but keeps every
+price on the tick grid.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import TYPE_CHECKING
+
+from exchange.core import adl, risk
+from exchange.core.accounts import Account
+from exchange.core.events import (
+    AdlFilled,
+    Event,
+    InsuranceFundChanged,
+    LiquidationOrderPlaced,
+    LiquidationStarted,
+    MarginCall,
+    PositionTakenOver,
+)
+from exchange.core.orders import MarginMode, Order, OrderType, WorkingType
+from exchange.core.positions import Position
+from exchange.core.settlement import settle_fill
+from exchange.core.units import PPM, ceil_div
+from matching import SelfTradePrevention, Side, TimeInForce
+
+if TYPE_CHECKING:
+    from exchange.core.venue import Venue
+
+ENGINE = -1  # the liquidation engine's account id; users' ids are >= 0
+MARGIN_CALL_PPM = 800_000  # a warning when the margin ratio first reaches 80%
+
+
+def cross_ratio(venue: Venue, acct: Account) -> int | None:
+    mm = risk.cross_maintenance(acct, venue.instruments, venue.marks)
+    balance = risk.cross_margin_balance(acct, venue.instruments, venue.marks)
+    return risk.margin_ratio_ppm(mm, balance)
+
+
+def isolated_ratio(venue: Venue, pos: Position) -> int | None:
+    mark = venue.marks[pos.symbol]
+    mm = risk.maintenance_margin(pos, venue.instruments[pos.symbol], mark)
+    return risk.margin_ratio_ppm(mm, pos.isolated_wallet + pos.unrealized_pnl(mark))
+
+
+def check(venue: Venue, symbols: list[str], out: list[Event]) -> None:
+    """Margin calls and liquidations after the marks of ``symbols`` (or wallets) changed."""
+    candidates: list[tuple[int, int, str]] = []
+    seen: set[int] = set()
+    for symbol in symbols:
+        for account_id in venue.holders[symbol]:
+            acct = venue.accounts[account_id]
+            pos = acct.positions[symbol]
+            if pos.mode is MarginMode.ISOLATED:
+                ratio = isolated_ratio(venue, pos)
+                pos.warned = _warn(venue, account_id, symbol, ratio, pos.warned, out)
+                if ratio is not None and ratio >= PPM:
+                    candidates.append((-ratio, account_id, symbol))
+            elif account_id not in seen:
+                seen.add(account_id)
+                ratio = cross_ratio(venue, acct)
+                acct.warned = _warn(venue, account_id, None, ratio, acct.warned, out)
+                if ratio is not None and ratio >= PPM:
+                    candidates.append((-ratio, account_id, ""))
+    for _, account_id, symbol in sorted(candidates):
+        acct = venue.accounts[account_id]
+        if symbol:
+            liquidate_isolated(venue, acct, acct.positions[symbol], out)
+        else:
+            liquidate_cross(venue, acct, out)
+
+
+def _warn(venue: Venue, account: int, symbol: str | None, ratio: int | None, warned: bool,
+          out: list[Event]) -> bool:
+    """Emit a margin call when the ratio first reaches 80%; re-arm once it falls below."""
+    if ratio is None or ratio < MARGIN_CALL_PPM:
+        return False
+    if not warned:
+        out.append(MarginCall(venue.next_seq(), venue.now, account, symbol, ratio))
+    return True
+
+
+def liquidate_cross(venue: Venue, acct: Account, out: list[Event]) -> None:
+    ratio = cross_ratio(venue, acct)
+    assert ratio is not None
+    out.append(LiquidationStarted(venue.next_seq(), venue.now, acct.account_id, None, ratio))
+    for pos in sorted(acct.positions.values(), key=lambda p: p.symbol):
+        venue.cancel_for_liquidation(acct, pos, out)
+    while True:
+        ratio = cross_ratio(venue, acct)
+        if ratio is None or ratio < PPM:
+            return
+        crossed = [p for p in acct.positions.values() if p.size and p.mode is MarginMode.CROSS]
+        big = [p for p in crossed if _tier(venue, p) >= 3]
+        if not big:
+            break
+        pos = max(big, key=lambda p: (p.notional(venue.marks[p.symbol]), p.symbol))
+        backing = risk.cross_margin_balance(acct, venue.instruments, venue.marks)
+        _step_down(venue, acct, pos, backing, out)
+
+    # The whole of it: every cross position closes at its mark; the margin balance left
+    # (possibly negative) is shared among them by notional to set each bankruptcy price.
+    crossed = sorted((p for p in acct.positions.values()
+                      if p.size and p.mode is MarginMode.CROSS), key=lambda p: p.symbol)
+    balance = risk.cross_margin_balance(acct, venue.instruments, venue.marks)
+    notionals = [p.notional(venue.marks[p.symbol]) for p in crossed]
+    total = sum(notionals)
+    shares = [balance * n // total for n in notionals]
+    shares[-1] += balance - sum(shares)
+    closes: list[tuple[str, int]] = []
+    for pos, share in zip(crossed, shares, strict=True):
+        closes.append((pos.symbol, _take_over(venue, acct, pos, abs(pos.size), share, False,
+                                              out)))
+    acct.wallet = 0  # what was left went to the engine, share by share
+    for symbol, limit in closes:
+        _close_engine(venue, symbol, limit, acct.account_id, out)
+
+
+def liquidate_isolated(venue: Venue, acct: Account, pos: Position, out: list[Event]) -> None:
+    ratio = isolated_ratio(venue, pos)
+    assert ratio is not None
+    out.append(LiquidationStarted(venue.next_seq(), venue.now, acct.account_id, pos.symbol,
+                                  ratio))
+    venue.cancel_for_liquidation(acct, pos, out)
+    while True:
+        ratio = isolated_ratio(venue, pos)
+        if ratio is None or ratio < PPM:
+            return
+        if _tier(venue, pos) < 3:
+            break
+        _step_down(venue, acct, pos, pos.isolated_wallet + pos.unrealized_pnl(
+            venue.marks[pos.symbol]), out)
+    balance = pos.isolated_wallet + pos.unrealized_pnl(venue.marks[pos.symbol])
+    limit = _take_over(venue, acct, pos, abs(pos.size), balance, False, out)
+    pos.isolated_wallet = 0
+    _close_engine(venue, pos.symbol, limit, acct.account_id, out)
+
+
+def _tier(venue: Venue, pos: Position) -> int:
+    inst = venue.instruments[pos.symbol]
+    return inst.tier_for(pos.notional(venue.marks[pos.symbol])).tier
+
+
+def _step_down(venue: Venue, acct: Account, pos: Position, backing: int,
+               out: list[Event]) -> None:
+    """Partial liquidation: reduce the position to the cap of the tier below its own."""
+    inst = venue.instruments[pos.symbol]
+    mark = venue.marks[pos.symbol]
+    tier = inst.tier_for(pos.notional(mark))
+    cap = inst.tiers[tier.tier - 2].cap
+    assert cap is not None
+    keep = cap // (mark * pos.atpl)
+    lots = max(1, abs(pos.size) - keep)
+    # The step's bankruptcy price is the whole position's; its fee goes to the fund.
+    limit = _take_over(venue, acct, pos, lots, backing, True, out)
+    _close_engine(venue, pos.symbol, limit, acct.account_id, out)
+
+
+def _take_over(venue: Venue, acct: Account, pos: Position, lots: int, backing: int,
+               partial: bool, out: list[Event]) -> int:
+    """Move ``lots`` of the position to the engine at the mark; return the engine's limit
+    price (the bankruptcy price of the position, backed by ``backing`` atoms of margin,
+    rounded to the tick in the fund's favour)."""
+    symbol = pos.symbol
+    inst = venue.instruments[symbol]
+    mark = venue.marks[symbol]
+    side = 1 if pos.size > 0 else -1
+    size = abs(pos.size)
+    # Bankruptcy: where the backing margin is used up, for the whole position.
+    bankrupt = mark - side * Fraction(backing, size * pos.atpl)
+    limit = max(1, _ceil(bankrupt)) if side > 0 else max(1, int(bankrupt))
+    engine = venue.engine
+    pnl, _ = pos.trade(-side, mark, lots)
+    engine.positions[symbol].trade(side, mark, lots)
+    if partial:
+        fee = ceil_div(lots * mark * pos.atpl * inst.liquidation_fee_ppm, PPM)
+        fee = max(0, min(fee, backing))
+        leftover = fee
+        if pos.mode is MarginMode.CROSS:
+            acct.wallet += pnl - fee
+        else:
+            pos.isolated_wallet += pnl - fee
+    else:
+        leftover = backing
+        if pos.mode is MarginMode.CROSS:
+            acct.wallet += pnl  # zeroed by the caller once every position is taken over
+        else:
+            pos.isolated_wallet += pnl
+    engine.wallet += leftover
+    venue.position_changed(acct.account_id, pos)
+    out.append(PositionTakenOver(venue.next_seq(), venue.now, acct.account_id, symbol,
+                                 side * lots, mark, limit, leftover, partial))
+    return limit
+
+
+def _ceil(x: Fraction) -> int:
+    return -((-x.numerator) // x.denominator)
+
+
+def _close_engine(venue: Venue, symbol: str, limit: int, liquidated: int,
+                  out: list[Event]) -> None:
+    """Close the engine's position in ``symbol``: the book at ``limit`` or better, then worse
+    as far as the fund can pay, then ADL at ``limit``; its result goes to the fund."""
+    engine = venue.engine
+    pos = engine.positions[symbol]
+    if pos.size:
+        side = Side.SELL if pos.size > 0 else Side.BUY
+        _engine_order(venue, symbol, side, limit, abs(pos.size), liquidated, out)
+    if pos.size:
+        # What could still be lost beyond ``limit`` without the fund going below zero.
+        capacity = venue.insurance_fund + engine.wallet + pos.unrealized_pnl(limit)
+        price, lots = _affordable(venue, symbol, pos, limit, capacity)
+        if lots:
+            side = Side.SELL if pos.size > 0 else Side.BUY
+            _engine_order(venue, symbol, side, price, lots, liquidated, out)
+    if pos.size:
+        _deleverage(venue, symbol, limit, liquidated, out)
+    delta = engine.wallet
+    engine.wallet = 0
+    venue.insurance_fund += delta
+    assert venue.insurance_fund >= 0, "the insurance fund never goes below zero"
+    if delta:
+        out.append(InsuranceFundChanged(venue.next_seq(), venue.now, symbol, delta,
+                                        venue.insurance_fund, liquidated))
+
+
+def _engine_order(venue: Venue, symbol: str, side: Side, price: int, lots: int,
+                  liquidated: int, out: list[Event]) -> None:
+    order_id = venue.next_order_id
+    venue.next_order_id += 1
+    order = Order(order_id, ENGINE, symbol, f"liquidation-{order_id}", side, OrderType.LIMIT,
+                  TimeInForce.IOC, price, lots, False, False, None, WorkingType.CONTRACT_PRICE,
+                  None, None, SelfTradePrevention.NONE, venue.now)
+    venue.liquidating[order_id] = liquidated
+    out.append(LiquidationOrderPlaced(venue.next_seq(), venue.now, liquidated, symbol,
+                                      order_id, side, price, lots))
+    engine = venue.engine
+    venue.enter_book(engine, engine.positions[symbol], venue.instruments[symbol], order, out)
+    del venue.liquidating[order_id]
+
+
+def _affordable(venue: Venue, symbol: str, pos: Position, limit: int,
+                capacity: int) -> tuple[int, int]:
+    """The worst price and the lots the engine can take beyond ``limit`` while the extra loss
+    stays within ``capacity`` atoms."""
+    if capacity <= 0:
+        return limit, 0
+    book = venue.books[symbol]
+    selling = pos.size > 0
+    snap = book.depth(1_000)
+    levels = snap.bids if selling else snap.asks
+    want = abs(pos.size)
+    lots = 0
+    cost = 0
+    price = limit
+    for level_price, total in levels:
+        per_lot = (limit - level_price if selling else level_price - limit) * pos.atpl
+        if per_lot <= 0:
+            continue  # at or better than the limit: the first order took what was there
+        take = min(total, want - lots, (capacity - cost) // per_lot)
+        if take <= 0:
+            break
+        lots += take
+        cost += take * per_lot
+        price = level_price
+        if lots == want:
+            break
+    return price, lots
+
+
+def _deleverage(venue: Venue, symbol: str, price: int, liquidated: int,
+                out: list[Event]) -> None:
+    """Close the engine's rest against opposite positions in ADL rank order at ``price``."""
+    engine_pos = venue.engine.positions[symbol]
+    inst = venue.instruments[symbol]
+    mark = venue.marks[symbol]
+    engine_long = engine_pos.size > 0
+    ranked: list[tuple[Fraction, int]] = []
+    for account_id in venue.holders[symbol]:
+        pos = venue.accounts[account_id].positions[symbol]
+        if (pos.size < 0) == engine_long and pos.size:
+            ranked.append((-adl.rank(pos, mark, venue.backing_margin(account_id, pos)),
+                           account_id))
+    ranked.sort()
+    for _, account_id in ranked:
+        if not engine_pos.size:
+            break
+        acct = venue.accounts[account_id]
+        pos = acct.positions[symbol]
+        lots = min(abs(engine_pos.size), abs(pos.size))
+        side = Side.BUY if pos.size < 0 else Side.SELL
+        pnl, _ = settle_fill(acct, pos, inst, side, price, lots, 0)
+        settle_fill(venue.engine, engine_pos, inst, -side, price, lots, 0)
+        venue.position_changed(account_id, pos)
+        venue.mark_dirty(account_id, symbol)
+        out.append(AdlFilled(venue.next_seq(), venue.now, account_id, symbol, side, price, lots,
+                             pnl, liquidated))
+    assert not engine_pos.size, "opposite positions always cover the engine's"

@@ -64,20 +64,42 @@ def isolated_ratio(venue: Venue, pos: Position) -> int | None:
 
 
 def check(venue: Venue, symbols: list[str], out: list[Event]) -> None:
-    """Margin calls and liquidations after the marks of ``symbols`` (or wallets) changed."""
+    """Margin calls and liquidations after the marks of ``symbols`` (or wallets) changed.
+
+    Candidates come from the watch index (O(log n) when nobody is due), the accounts whose
+    cross liquidation prices move with other marks, and those with a margin call out (to
+    re-arm it once the ratio falls back); each is checked exactly.
+    """
+    venue.refresh_risk()
     candidates: list[tuple[int, int, str]] = []
-    seen: set[int] = set()
+    seen: set[tuple[int, str]] = set()
     for symbol in symbols:
-        for account_id in venue.holders[symbol]:
+        mark = venue.marks.get(symbol)
+        if mark is None:
+            continue
+        holders = venue.holders[symbol]
+        due = set(venue.watches[symbol].due(mark))
+        due.update(a for a in venue.multi if a in holders)
+        due.update(a for a, s in venue.warned if a in holders and s in ("", symbol))
+        for account_id in sorted(due):
             acct = venue.accounts[account_id]
             pos = acct.positions[symbol]
+            if not pos.size:
+                continue
             if pos.mode is MarginMode.ISOLATED:
+                key = (account_id, symbol)
+                if key in seen:
+                    continue
+                seen.add(key)
                 ratio = isolated_ratio(venue, pos)
                 pos.warned = _warn(venue, account_id, symbol, ratio, pos.warned, out)
                 if ratio is not None and ratio >= PPM:
                     candidates.append((-ratio, account_id, symbol))
-            elif account_id not in seen:
-                seen.add(account_id)
+            else:
+                key = (account_id, "")
+                if key in seen:
+                    continue
+                seen.add(key)
                 ratio = cross_ratio(venue, acct)
                 acct.warned = _warn(venue, account_id, None, ratio, acct.warned, out)
                 if ratio is not None and ratio >= PPM:
@@ -93,11 +115,17 @@ def check(venue: Venue, symbols: list[str], out: list[Event]) -> None:
 def _warn(venue: Venue, account: int, symbol: str | None, ratio: int | None, warned: bool,
           out: list[Event]) -> bool:
     """Emit a margin call when the ratio first reaches 80%; re-arm once it falls below."""
-    if ratio is None or ratio < MARGIN_CALL_PPM:
-        return False
-    if not warned:
-        out.append(MarginCall(venue.next_seq(), venue.now, account, symbol, ratio))
-    return True
+    now_warned = ratio is not None and ratio >= MARGIN_CALL_PPM
+    if now_warned and not warned:
+        out.append(MarginCall(venue.next_seq(), venue.now, account, symbol, ratio or 0))
+    if now_warned != warned:
+        key = (account, symbol or "")
+        if now_warned:
+            venue.warned.add(key)
+        else:
+            venue.warned.discard(key)
+        venue.account_changed(account)  # its margin-call key comes or goes
+    return now_warned
 
 
 def liquidate_cross(venue: Venue, acct: Account, out: list[Event]) -> None:

@@ -101,26 +101,40 @@ def liquidation_price(size: int, signed_cost: int, wallet: int, other_mm: int, o
     MECHANICS.md's one-way formula, ``LP = (WB - TMM1 + UPNL1 + cum - side*size*entry) /
     (size*MMR - side*size)``, in our units: ``wallet`` is the cross wallet (cross) or the
     isolated wallet (isolated); ``other_mm`` and ``other_upnl`` those of the account's other
-    cross positions (0 for isolated). The tier (MMR and cum) is the one the position's
-    notional at the liquidation price falls in, so each tier is tried until one is consistent.
-    None when no positive price liquidates the position (e.g. a fully collateralised long).
+    cross positions (0 for isolated). None when no positive price liquidates the position
+    (e.g. a fully collateralised long).
+    """
+    found = ratio_price(size, signed_cost, wallet, other_mm, other_upnl, inst, PPM)
+    return None if found is None else Fraction(*found)
+
+
+def ratio_price(size: int, signed_cost: int, wallet: int, other_mm: int, other_upnl: int,
+                inst: Instrument, ratio_ppm: int) -> tuple[int, int] | None:
+    """The mark at which the margin ratio reaches ``ratio_ppm`` (1_000_000: liquidation,
+    800_000: margin call), as (numerator, denominator > 0) of a price in ticks.
+
+    From ``margin balance = maintenance margin / ratio``: with ``k = PPM / ratio_ppm``,
+    ``W + UPNL1 + s*p*a - C = k*(|s|*p*a*MMR - cum + TMM1)``. The tier (MMR and cum) is the
+    one the position's notional at that price falls in, so each tier is tried until one is
+    consistent. Integer arithmetic only: this runs for every position the index watches.
     """
     if not size:
         return None
     atpl = inst.atoms_per_tick_lot
     held = abs(size)
+    base = ratio_ppm * (wallet + other_upnl - signed_cost) - PPM * other_mm
     for tier in inst.tiers:
-        numerator = (wallet - other_mm + other_upnl + tier.maint_amount - signed_cost) * PPM
-        denominator = atpl * (held * tier.mmr_ppm - size * PPM)
-        if denominator == 0:
+        numerator = (base + PPM * tier.maint_amount) * PPM
+        denominator = atpl * PPM * (held * tier.mmr_ppm - size * ratio_ppm)
+        if denominator < 0:
+            numerator, denominator = -numerator, -denominator
+        if denominator == 0 or numerator <= 0:
             continue
-        price = Fraction(numerator, denominator)
-        if price <= 0:
-            continue
-        notional = price * held * atpl
-        above_floor = notional > tier.floor or tier.tier == 1
-        if above_floor and (tier.cap is None or notional <= tier.cap):
-            return price
+        # The notional at that price, times the denominator, against the tier's bounds.
+        notional_scaled = numerator * held * atpl
+        above_floor = tier.tier == 1 or notional_scaled > tier.floor * denominator
+        if above_floor and (tier.cap is None or notional_scaled <= tier.cap * denominator):
+            return numerator, denominator
     return None
 
 

@@ -5,7 +5,9 @@ Where the money goes:
 - cross positions: realized PnL goes to the cross wallet;
 - isolated positions: realized PnL goes to the position's isolated wallet, and a reduce releases
   the closed share of that wallet back to the cross wallet (all of it on a full close); an
-  opening fill moves its initial margin (fill notional / leverage) from the cross wallet in.
+  opening fill moves its initial margin from the cross wallet in, priced at the lower of the
+  fill price and the mark: never more than the pre-trade check reserved (a sell filled above
+  its limit must not take more than was set aside for it).
 
 Each fill moves money only between wallets of the account, the venue's fee income and, through
 the counterparty's cost basis, the other side of the trade, so
@@ -24,7 +26,7 @@ from exchange.core.units import ceil_div
 
 
 def settle_fill(acct: Account, pos: Position, inst: Instrument, side: int, price: int,
-                quantity: int, fee_ppm: int) -> tuple[int, int]:
+                quantity: int, fee_ppm: int, mark: int | None = None) -> tuple[int, int]:
     """Apply one fill to the account; returns (realized PnL, fee), both in atoms."""
     atpl = inst.atoms_per_tick_lot
     fee = fee_for(price * quantity * atpl, fee_ppm)
@@ -43,7 +45,8 @@ def settle_fill(acct: Account, pos: Position, inst: Instrument, side: int, price
         acct.wallet += release
     opened = quantity - closed
     if opened:
-        margin = ceil_div(price * opened * atpl, pos.leverage)
+        at = price if mark is None else min(price, mark)
+        margin = ceil_div(at * opened * atpl, pos.leverage)
         acct.wallet -= margin
         iso += margin
     pos.isolated_wallet = iso

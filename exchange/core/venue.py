@@ -77,7 +77,8 @@ from exchange.core.positions import Position
 from exchange.core.prices import PriceState
 from exchange.core.settlement import settle_fill
 from exchange.core.triggers import Triggers, would_fire
-from exchange.core.units import ceil_div
+from exchange.core.units import PPM, ceil_div
+from exchange.core.watch import Watch
 from matching import Book, SelfTradePrevention, Side, TimeInForce
 from matching import events as book_events
 
@@ -124,6 +125,13 @@ class Venue:
         # Accounts holding a position, per symbol (insertion-ordered, so iteration is
         # deterministic): those a mark change can liquidate or funding can touch.
         self.holders: dict[str, dict[int, None]] = {s: {} for s in self.instruments}
+        # Positions by the marks at which they need a margin call or liquidation (watch.py),
+        # accounts whose cross liquidation prices move with other marks, accounts changed
+        # since their keys were computed, and the margin calls out (account, symbol or "").
+        self.watches: dict[str, Watch] = {s: Watch() for s in self.instruments}
+        self.multi: set[int] = set()
+        self.warned: set[tuple[int, str]] = set()
+        self._risk_dirty: set[int] = set()
         # The liquidation engine: takes over positions and closes them (liquidation.py).
         self.engine = Account(liquidation.ENGINE, self._slots)
         self.liquidating: dict[int, int] = {}  # engine order id -> account it liquidates
@@ -215,6 +223,7 @@ class Venue:
         self.now = c.ts
         acct.wallet += c.amount
         self.deposits += c.amount
+        self.account_changed(c.account)
         out.append(Deposited(self._next(), c.ts, c.account, c.amount, acct.wallet))
 
     def _withdraw(self, c: Withdraw, out: list[Event]) -> None:
@@ -227,6 +236,7 @@ class Venue:
         self.now = c.ts
         acct.wallet -= c.amount
         self.withdrawals += c.amount
+        self.account_changed(c.account)
         out.append(Withdrawn(self._next(), c.ts, c.account, c.amount, acct.wallet))
 
     def _set_leverage(self, c: SetLeverage, out: list[Event]) -> None:
@@ -301,6 +311,7 @@ class Venue:
         self.now = c.ts
         pos.isolated_wallet += c.delta
         acct.wallet -= c.delta
+        self.account_changed(c.account)
         out.append(IsolatedMarginChanged(self._next(), c.ts, c.account, c.symbol, c.delta,
                                          pos.isolated_wallet, acct.wallet))
 
@@ -407,6 +418,7 @@ class Venue:
                 pos.isolated_wallet += amount
             else:
                 acct.wallet += amount
+            self.account_changed(account_id)
             out.append(FundingPaid(self._next(), self.now, account_id, symbol, size, amount,
                                    rate))
         if amounts:
@@ -632,9 +644,13 @@ class Venue:
                                 f"at leverage {pos.leverage} a position may reach "
                                 f"{cap // 10**8} USDT; this order could take it to "
                                 f"{worst // 10**8} USDT: lower the leverage or the quantity")
+        # A sell fills at its price or higher: its fee is at most that of the best bid.
+        fee_price = ref_price
+        if side is Side.SELL:
+            fee_price = max(ref_price, self.books[order.symbol].best_bid() or 0)
         cost = (after - before
                 + risk.open_loss(side, ref_price, quantity, mark, atpl)
-                + risk.fee_for(notional, max(inst.taker_fee_ppm, 0)))
+                + risk.fee_for(fee_price * quantity * atpl, max(inst.taker_fee_ppm, 0)))
         if side is Side.SELL and ref_price < mark:
             # A short opened below the mark needs its margin at the mark once filled, more
             # than the reserve at its price (Binance prices a sell's margin at max(price,
@@ -756,8 +772,9 @@ class Venue:
         # The maker's reserve shrinks by what filled, at its limit price.
         _reserve(maker_pos, maker.side, maker.price or 0, t.quantity, maker.reduce_only, -1)
         maker.filled += t.quantity
+        mark = self.marks[symbol]
         pnl, fee = settle_fill(maker_acct, maker_pos, inst, maker.side, t.price, t.quantity,
-                               inst.maker_fee_ppm)
+                               inst.maker_fee_ppm, mark)
         self.fee_income += fee
         if maker.remaining:
             maker.status = OrderStatus.PARTIALLY_FILLED
@@ -789,7 +806,7 @@ class Venue:
         taker_acct = self.accounts[t.taker_owner]
         taker_pos = taker_acct.positions[symbol]
         pnl, fee = settle_fill(taker_acct, taker_pos, inst, taker.side, t.price, t.quantity,
-                               inst.taker_fee_ppm)
+                               inst.taker_fee_ppm, mark)
         self.fee_income += fee
         self.position_changed(taker.account, taker_pos)
         out.append(OrderFilled(self._next(), ts, taker.account, symbol, taker.order_id,
@@ -801,11 +818,47 @@ class Venue:
     # ================================================================ for liquidation.py
 
     def position_changed(self, account_id: int, pos: Position) -> None:
-        """Keep ``holders`` current after a position's size changed."""
+        """Keep ``holders`` current after a position or its account changed."""
         if pos.size:
             self.holders[pos.symbol][account_id] = None
         else:
             self.holders[pos.symbol].pop(account_id, None)
+        self._risk_dirty.add(account_id)
+
+    def account_changed(self, account_id: int) -> None:
+        """The account's wallet moved: its liquidation prices need recomputing."""
+        self._risk_dirty.add(account_id)
+
+    def refresh_risk(self) -> None:
+        """Recompute the watch keys of the accounts changed since the last time."""
+        if not self._risk_dirty:
+            return
+        for account_id in self._risk_dirty:
+            acct = self.accounts.get(account_id)
+            if acct is None:
+                continue
+            crossed = sum(1 for p in acct.positions.values()
+                          if p.size and p.mode is MarginMode.CROSS)
+            if crossed >= 2:
+                self.multi.add(account_id)
+            else:
+                self.multi.discard(account_id)
+            for symbol, p in acct.positions.items():
+                watch = self.watches[symbol]
+                isolated = p.mode is MarginMode.ISOLATED
+                if not p.size or (not isolated and crossed >= 2):
+                    watch.drop(account_id)
+                    continue
+                inst = self.instruments[symbol]
+                wallet = p.isolated_wallet if isolated else acct.wallet
+                warned = p.warned if isolated else acct.warned
+                long = p.size > 0
+                cost = p.signed_cost()
+                liq = _key(risk.ratio_price(p.size, cost, wallet, 0, 0, inst, PPM), long)
+                call = None if warned else _key(risk.ratio_price(
+                    p.size, cost, wallet, 0, 0, inst, liquidation.MARGIN_CALL_PPM), long)
+                watch.set(account_id, long, liq, call)
+        self._risk_dirty.clear()
 
     def mark_dirty(self, account_id: int, symbol: str) -> None:
         self._dirty.add((account_id, symbol))
@@ -1073,6 +1126,15 @@ class Venue:
             for p in acct.positions.values():
                 held += p.isolated_wallet - p.signed_cost()
         return self.deposits - self.withdrawals - held
+
+
+def _key(found: tuple[int, int] | None, long: bool) -> int | None:
+    """A watch key in whole ticks, on the safe side of the exact price: up for longs (due
+    when the mark falls to it), down for shorts."""
+    if found is None:
+        return None
+    numerator, denominator = found
+    return -(-numerator // denominator) if long else numerator // denominator
 
 
 def _side(value: object) -> Side | None:

@@ -128,6 +128,11 @@ def _warn(venue: Venue, account: int, symbol: str | None, ratio: int | None, war
     return now_warned
 
 
+def _forget_warning(venue: Venue, account: int, symbol: str) -> None:
+    """A liquidated position has no margin call out any more."""
+    venue.warned.discard((account, symbol))
+
+
 def liquidate_cross(venue: Venue, acct: Account, out: list[Event]) -> None:
     ratio = cross_ratio(venue, acct)
     assert ratio is not None
@@ -160,6 +165,8 @@ def liquidate_cross(venue: Venue, acct: Account, out: list[Event]) -> None:
         closes.append((pos.symbol, _take_over(venue, acct, pos, abs(pos.size), share, False,
                                               out)))
     acct.wallet = 0  # what was left went to the engine, share by share
+    _forget_warning(venue, acct.account_id, "")
+    acct.warned = False
     for symbol, limit in closes:
         _close_engine(venue, symbol, limit, acct.account_id, out)
 
@@ -181,6 +188,8 @@ def liquidate_isolated(venue: Venue, acct: Account, pos: Position, out: list[Eve
     balance = pos.isolated_wallet + pos.unrealized_pnl(venue.marks[pos.symbol])
     limit = _take_over(venue, acct, pos, abs(pos.size), balance, False, out)
     pos.isolated_wallet = 0
+    _forget_warning(venue, acct.account_id, pos.symbol)
+    pos.warned = False
     _close_engine(venue, pos.symbol, limit, acct.account_id, out)
 
 
@@ -215,8 +224,10 @@ def _take_over(venue: Venue, acct: Account, pos: Position, lots: int, backing: i
     side = 1 if pos.size > 0 else -1
     size = abs(pos.size)
     # Bankruptcy: where the backing margin is used up, for the whole position.
-    bankrupt = mark - side * Fraction(backing, size * pos.atpl)
-    limit = max(1, _ceil(bankrupt)) if side > 0 else max(1, int(bankrupt))
+    # ``mark - side x backing / (size x atoms per tick-lot)``, rounded up for a long (the
+    # engine sells: no lower than bankruptcy) and down for a short (it buys: no higher).
+    cushion = backing // (size * pos.atpl)
+    limit = max(1, mark - cushion if side > 0 else mark + cushion)
     engine = venue.engine
     pnl, _ = pos.trade(-side, mark, lots)
     engine.positions[symbol].trade(side, mark, lots)
@@ -239,10 +250,6 @@ def _take_over(venue: Venue, acct: Account, pos: Position, lots: int, backing: i
     out.append(PositionTakenOver(venue.next_seq(), venue.now, acct.account_id, symbol,
                                  side * lots, mark, limit, leftover, partial))
     return limit
-
-
-def _ceil(x: Fraction) -> int:
-    return -((-x.numerator) // x.denominator)
 
 
 def _close_engine(venue: Venue, symbol: str, limit: int, liquidated: int,

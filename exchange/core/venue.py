@@ -370,29 +370,43 @@ class Venue:
         self._run_clock(c.ts, out)
 
     def _run_clock(self, ts: int, out: list[Event]) -> None:
-        """Time has reached ``ts``: take the premium samples and settle the funding due."""
+        """Time has reached ``ts``: take the premium samples and settle the funding due.
+
+        After a gap (a quiet spell, a restart) the samples it missed are all of the book as it
+        stands, so the premium is computed once and counted for each; every funding time
+        passed in the gap is settled in turn.
+        """
         for symbol in sorted(self.funding):
             fs = self.funding[symbol]
             if fs.next_time is None:
                 fs.start(ts)
             assert fs.next_time is not None and fs.next_sample is not None
-            while fs.next_sample <= ts:
-                self._sample_premium(symbol, fs)
-                fs.next_sample += fs.sample_ms
-            while fs.next_time <= ts:
+            premium: int | None = None
+            while True:
+                until = min(ts, fs.next_time)
+                if fs.next_sample <= until:
+                    count = (until - fs.next_sample) // fs.sample_ms + 1
+                    if premium is None:
+                        premium = self._premium(symbol)
+                    if premium is not None:
+                        fs.samples.extend([premium] * count)
+                    fs.next_sample += count * fs.sample_ms
+                if fs.next_time > ts:
+                    break
                 self._settle_funding(symbol, fs, out)
+                premium = None  # payments may have liquidated: the book may differ
 
-    def _sample_premium(self, symbol: str, fs: funding.FundingState) -> None:
+    def _premium(self, symbol: str) -> int | None:
         index = self.markets[symbol].index
         if index is None:
-            return
+            return None
         inst = self.instruments[symbol]
         impact = 200 * 10**8 * inst.tiers[0].max_leverage  # 200 USDT x max leverage
         snap = self.books[symbol].depth(1_000)
-        fs.samples.append(funding.premium_e8(
+        return funding.premium_e8(
             index,
             funding.impact_price(snap.bids, impact, inst.atoms_per_tick_lot),
-            funding.impact_price(snap.asks, impact, inst.atoms_per_tick_lot)))
+            funding.impact_price(snap.asks, impact, inst.atoms_per_tick_lot))
 
     def _settle_funding(self, symbol: str, fs: funding.FundingState,
                         out: list[Event]) -> None:

@@ -1,18 +1,90 @@
-"""The ``paper-exchange`` command (also ``python -m exchange``)."""
+"""The ``paper-exchange`` command (also ``python -m exchange``).
+
+    paper-exchange serve [--host H] [--port P] [--config FILE] [--data-dir DIR]
+    paper-exchange users create NAME [--deposit USDT] [--url URL] [--data-dir DIR]
+    paper-exchange demo
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import random
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
 
 from matching import Book, Side, Trade
 
+DEFAULT_URL = "http://127.0.0.1:8000"
+DEFAULT_DATA_DIR = Path("exchange-data")
+
+
+def serve(args: argparse.Namespace) -> int:
+    import logging
+
+    import uvicorn
+
+    from exchange.core.instruments import InstrumentConfigError
+    from exchange.server.app import create_app
+    from exchange.server.runtime import Exchange, ServerConfig
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    config = ServerConfig(host=args.host, port=args.port, data_dir=args.data_dir,
+                          instruments_path=args.config, seed=args.seed,
+                          market_makers=not args.no_agents, noise_traders=not args.no_agents,
+                          faucet=not args.no_faucet, reset=not args.no_faucet,
+                          signup=not args.no_signup)
+    try:
+        exchange = Exchange(config)
+    except InstrumentConfigError as exc:
+        print(f"paper-exchange: {exc}", file=sys.stderr)
+        return 2
+    url = f"http://{args.host}:{args.port}"
+    print(f"paper-exchange: serving {', '.join(exchange.instruments)} at {url}", flush=True)
+    print(f"  API docs:  {url}/docs", flush=True)
+    print(f"  websocket: ws://{args.host}:{args.port}/ws", flush=True)
+    print(f"  admin key: {exchange.admin_key_path} (owner-only)", flush=True)
+    print(f"  add a user: paper-exchange users create alice --deposit 10000 --url {url}",
+          flush=True)
+    # uvicorn shuts down cleanly on Ctrl-C, then passes the KeyboardInterrupt on.
+    with contextlib.suppress(KeyboardInterrupt):
+        uvicorn.run(create_app(exchange), host=args.host, port=args.port, log_level="warning")
+    print("paper-exchange: stopped", flush=True)
+    return 0
+
+
+def users_create(args: argparse.Namespace) -> int:
+    key_file = args.data_dir / "admin.key"
+    try:
+        admin_key = key_file.read_text().strip()
+    except OSError as exc:
+        print(f"paper-exchange: cannot read the admin key at {key_file}: {exc.strerror}. "
+              f"Start the server first, or pass --data-dir.", file=sys.stderr)
+        return 2
+    body = {"name": args.name}
+    if args.deposit is not None:
+        body["deposit"] = args.deposit
+    request = urllib.request.Request(
+        f"{args.url.rstrip('/')}/api/v1/admin/users", data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "X-ADMIN-KEY": admin_key}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            print(json.dumps(json.loads(response.read())))
+            return 0
+    except urllib.error.HTTPError as exc:
+        print(f"paper-exchange: {exc.code} {exc.read().decode(errors='replace')}",
+              file=sys.stderr)
+    except urllib.error.URLError as exc:
+        print(f"paper-exchange: cannot reach {args.url}: {exc.reason}. Is the server running?",
+              file=sys.stderr)
+    return 1
+
 
 def demo(seed: int, orders: int) -> int:
-    """Run a seeded random market through one order book and print the book and the tape.
-
-    What exists of the exchange so far is its matching engine; this shows it working.
-    """
+    """Run a seeded random market through one order book and print the book and the tape."""
     rng = random.Random(seed)
     book = Book()
     trades: list[Trade] = []
@@ -43,13 +115,39 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="paper-exchange",
                                      description="A paper-trading perpetual-futures exchange.")
     sub = parser.add_subparsers(dest="command", required=True)
+
+    p_serve = sub.add_parser("serve", help="run the exchange (REST, websocket, docs)")
+    p_serve.add_argument("--host", default="127.0.0.1")
+    p_serve.add_argument("--port", type=int, default=8000)
+    p_serve.add_argument("--config", type=Path, default=None,
+                         help="instruments TOML (default: the built-in catalogue)")
+    p_serve.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    p_serve.add_argument("--seed", type=int, default=1, help="seed of the synthetic indexes")
+    p_serve.add_argument("--no-agents", action="store_true",
+                         help="no built-in market makers or noise traders")
+    p_serve.add_argument("--no-faucet", action="store_true",
+                         help="no self-service deposits or resets (competitions)")
+    p_serve.add_argument("--no-signup", action="store_true", help="only the admin adds users")
+
+    p_users = sub.add_parser("users", help="manage users of a running server")
+    users_sub = p_users.add_subparsers(dest="users_command", required=True)
+    p_create = users_sub.add_parser("create", help="create a user and an API key")
+    p_create.add_argument("name")
+    p_create.add_argument("--deposit", default=None, help="USDT to start with")
+    p_create.add_argument("--url", default=DEFAULT_URL)
+    p_create.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+
     p_demo = sub.add_parser("demo", help="run a seeded market through the matching engine")
     p_demo.add_argument("--seed", type=int, default=1)
     p_demo.add_argument("--orders", type=int, default=1000)
+
     args = parser.parse_args(argv)
-    if args.command == "demo":
-        if args.orders < 1:
-            parser.error("--orders must be at least 1")
-        return demo(args.seed, args.orders)
-    parser.error(f"unknown command {args.command}")
-    return 2
+    if args.command == "serve":
+        if not 0 < args.port < 65536:
+            parser.error("--port must be 1 to 65535")
+        return serve(args)
+    if args.command == "users":
+        return users_create(args)
+    if args.orders < 1:
+        parser.error("--orders must be at least 1")
+    return demo(args.seed, args.orders)

@@ -116,7 +116,7 @@ def run_cascade(traders: int = 300, seed: int = 7, crash: str = "-30%/5m@60s",
         lots = max(inst.min_qty * 2, notional * 9 // 10 // (mark * inst.atoms_per_tick_lot))
         submit(lambda ts, a=i: CreateAccount(ts, a))
         submit(lambda ts, a=i, m=margin_usdt: Deposit(ts, a, m * USDT))
-        if rng.random() < 0.3:
+        if rng.randrange(10) < 3:  # three in ten isolated
             submit(lambda ts, a=i: SetMarginMode(ts, a, SYMBOL, MarginMode.ISOLATED))
         submit(lambda ts, a=i, lev=leverage: SetLeverage(ts, a, SYMBOL, lev))
         seller = shorts[i % len(shorts)]

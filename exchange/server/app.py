@@ -1,0 +1,85 @@
+"""The FastAPI application: routes, error handling, auth and rate limits.
+
+Every error leaves as ``{"code": ..., "msg": ...}``: request validation, auth, rate limits,
+venue rejections (with the venue's code), unknown paths. An unexpected exception is logged
+and answered as ``INTERNAL`` 500, which the API fuzz tests treat as a bug.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from exchange.server import routes_private, routes_public, ws
+from exchange.server.errors import ApiCode, ApiError
+from exchange.server.runtime import Exchange
+
+log = logging.getLogger("paper_exchange")
+
+
+def create_app(exchange: Exchange, *, run_clock: bool = True) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if run_clock:
+            exchange.start()
+        yield
+        await exchange.stop()
+
+    app = FastAPI(
+        title="paper-exchange",
+        version="0.1.0",
+        description="A paper-trading perpetual-futures exchange. Prices, quantities and money "
+                    "are decimal strings. Private endpoints are signed: see /docs#auth.",
+        lifespan=lifespan,
+    )
+    app.state.exchange = exchange
+    app.state.hub = ws.Hub(exchange)
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse({"code": exc.code, "msg": exc.msg}, status_code=exc.status,
+                            headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err.get('loc', ()) if p != 'body')}: {err.get('msg')}"
+            for err in exc.errors())
+        return JSONResponse({"code": ApiCode.INVALID_REQUEST, "msg": problems or "invalid"},
+                            status_code=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: ApiCode.NOT_FOUND, 405: ApiCode.METHOD_NOT_ALLOWED}.get(
+            exc.status_code, ApiCode.INVALID_REQUEST)
+        return JSONResponse({"code": code, "msg": str(exc.detail)},
+                            status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return JSONResponse({"code": ApiCode.INTERNAL, "msg": "internal error"},
+                            status_code=500)
+
+    @app.middleware("http")
+    async def limit_by_ip(request: Request, call_next: Any) -> Any:
+        client = request.client.host if request.client else "?"
+        wait = exchange.limiter.check(f"ip:{client}", exchange.now_ms())
+        if wait is not None:
+            return JSONResponse({"code": ApiCode.RATE_LIMITED,
+                                 "msg": f"too many requests from {client}: retry later"},
+                                status_code=429,
+                                headers={"Retry-After": str(max(1, -(-wait // 1000)))})
+        return await call_next(request)
+
+    app.include_router(routes_public.router)
+    app.include_router(routes_private.router)
+    app.include_router(ws.router)
+    return app

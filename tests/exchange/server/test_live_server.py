@@ -1,0 +1,125 @@
+"""A real server: ``paper-exchange serve`` under uvicorn on 127.0.0.1, the ``users create``
+command against it, and the websocket API (public streams, login, order entry, user stream)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import websockets
+
+from exchange.server.auth import sign, signature_payload
+
+BTC = "BTCUSDT"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    data_dir = tmp_path_factory.mktemp("live") / "data"
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "exchange", "serve", "--port", str(port), "--data-dir",
+         str(data_dir)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/api/v1/time", timeout=1):
+                break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"server did not start: {proc.stdout.read() if proc.stdout else ''}")
+            time.sleep(0.2)
+    yield url, data_dir
+    proc.send_signal(signal.SIGINT)  # Ctrl-C
+    out, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 0, out
+    assert "serving" in out and "/docs" in out and "admin key" in out
+    assert "stopped" in out and "Traceback" not in out
+
+
+def create_user(url: str, data_dir: Path, name: str) -> dict[str, Any]:
+    result = subprocess.run(
+        [sys.executable, "-m", "exchange", "users", "create", name, "--deposit", "20000",
+         "--url", url, "--data-dir", str(data_dir)], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    user: dict[str, Any] = json.loads(result.stdout)
+    assert {"user", "api_key", "secret"} <= set(user)
+    return user
+
+
+def test_users_create_prints_one_json_object(server: tuple[str, Path]) -> None:
+    url, data_dir = server
+    user = create_user(url, data_dir, "carol")
+    assert user["name"] == "carol"
+
+
+def test_users_create_without_a_server_says_so(tmp_path: Path) -> None:
+    (tmp_path / "admin.key").write_text("x\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "exchange", "users", "create", "x", "--url",
+         f"http://127.0.0.1:{free_port()}", "--data-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1 and "Is the server running?" in result.stderr
+
+
+def test_websocket_streams_login_and_orders(server: tuple[str, Path]) -> None:
+    url, data_dir = server
+    user = create_user(url, data_dir, "wsbot")
+    ws_url = url.replace("http", "ws") + "/ws"
+
+    async def session() -> None:
+        seen: set[str] = set()
+        async with websockets.connect(ws_url) as ws:
+            async def request(message: dict[str, Any]) -> dict[str, Any]:
+                await ws.send(json.dumps(message))
+                while True:
+                    reply: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                    if "stream" in reply:
+                        seen.add(reply["stream"])
+                    elif reply.get("id") == message.get("id"):
+                        return reply
+
+            reply = await request({"op": "subscribe", "id": 1,
+                                   "streams": [f"depth@{BTC}", f"trades@{BTC}", f"mark@{BTC}"]})
+            assert reply["result"] == sorted([f"depth@{BTC}", f"trades@{BTC}", f"mark@{BTC}"])
+            reply = await request({"op": "subscribe", "id": 2, "streams": ["nope@X"]})
+            assert reply["error"]["code"] == "INVALID_REQUEST"
+            reply = await request({"op": "order", "id": 3, "params": {}})
+            assert reply["error"]["code"] == "AUTH_MISSING"
+            ts = str(time.time_ns() // 1_000_000)
+            reply = await request({"op": "login", "id": 4, "api_key": user["api_key"],
+                                   "timestamp": ts, "signature": sign(
+                                       user["secret"], signature_payload(ts, "GET", "/ws", b""))})
+            assert reply["result"] == {"user": user["user"]}
+            reply = await request({"op": "order", "id": 5, "params": {
+                "symbol": BTC, "side": "BUY", "type": "MARKET", "quantity": "0.010"}})
+            assert reply["result"]["status"] == "FILLED", reply
+            assert "user" in seen  # the order's events came before its answer
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and not {"user", f"mark@{BTC}",
+                                                        f"depth@{BTC}"} <= seen:
+                message = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                if "stream" in message:
+                    seen.add(message["stream"])
+            assert {"user", f"mark@{BTC}", f"depth@{BTC}"} <= seen
+
+    asyncio.run(session())

@@ -24,6 +24,15 @@ from exchange.server.runtime import Exchange
 log = logging.getLogger("paper_exchange")
 
 
+def allowed_methods(app: FastAPI, path: str) -> set[str]:
+    methods: set[str] = set()
+    for route in app.routes:
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(path):
+            methods.update(getattr(route, "methods", None) or ())
+    return methods
+
+
 def create_app(exchange: Exchange, *, run_clock: bool = True) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -59,8 +68,13 @@ def create_app(exchange: Exchange, *, run_clock: bool = True) -> FastAPI:
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: ApiCode.NOT_FOUND, 405: ApiCode.METHOD_NOT_ALLOWED}.get(
             exc.status_code, ApiCode.INVALID_REQUEST)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette names the methods of the first route matching the path; a path can
+            # have several (POST and DELETE /orders): list them all, as RFC 9110 asks.
+            headers["Allow"] = ", ".join(sorted(allowed_methods(app, request.url.path)))
         return JSONResponse({"code": code, "msg": str(exc.detail)},
-                            status_code=exc.status_code)
+                            status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

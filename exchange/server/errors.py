@@ -7,6 +7,9 @@ server's own. Never rename a code: add a new one.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel
 
 
 class ApiCode(StrEnum):
@@ -32,3 +35,26 @@ class ApiError(Exception):
         self.code = code
         self.msg = msg
         self.headers = headers
+
+
+class ErrorBody(BaseModel):
+    """What every error response carries."""
+
+    code: str
+    msg: str
+
+
+def documented_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error responses a router's routes may give."""
+    return {status: {"model": ErrorBody, "description": DESCRIPTIONS[status]}
+            for status in statuses}
+
+
+DESCRIPTIONS = {
+    400: "Invalid request or rejected by the venue (code says which)",
+    401: "Missing or invalid key, signature or timestamp",
+    403: "The key lacks the permission, or the feature is off",
+    404: "No such order or path",
+    409: "Already exists",
+    429: "Rate limited: see Retry-After",
+}

@@ -33,14 +33,16 @@ from exchange.core.orders import MarginMode, OrderType, WorkingType
 from exchange.core.units import UnitError, format_usdt, parse_units, parse_usdt
 from exchange.core.views import account_view
 from exchange.server.auth import ApiKey, Permission, require
-from exchange.server.errors import ApiCode, ApiError
+from exchange.server.errors import ApiCode, ApiError, documented_errors
 from exchange.server.projections import OrderRecord
 from exchange.server.routes_public import exchange_of, instrument
 from exchange.server.runtime import Exchange
 from exchange.server.wire import event_to_wire, price_frac, side_str
 from matching import SelfTradePrevention, Side, TimeInForce
 
-router = APIRouter(prefix="/api/v1", tags=["private"])
+# ``async def`` routes only: they run on the event loop's thread, the one sequencer.
+router = APIRouter(prefix="/api/v1", tags=["private"],
+                   responses=documented_errors(400, 401, 403, 404, 409, 429))
 
 Str = Annotated[str, Field(max_length=64)]
 
@@ -98,7 +100,7 @@ def choice(enum: Any, text: str, what: str) -> Any:
 
 
 @router.get("/account")
-def get_account(request: Request, key: Auth) -> dict[str, Any]:
+async def get_account(request: Request, key: Auth) -> dict[str, Any]:
     ex = exchange_of(request)
     view = account_view(ex.venue, key.user)
     return {
@@ -117,7 +119,7 @@ def get_account(request: Request, key: Auth) -> dict[str, Any]:
 
 
 @router.get("/positions")
-def get_positions(request: Request, key: Auth) -> list[dict[str, Any]]:
+async def get_positions(request: Request, key: Auth) -> list[dict[str, Any]]:
     ex = exchange_of(request)
     view = account_view(ex.venue, key.user)
     out = []
@@ -148,7 +150,7 @@ class LeverageBody(BaseModel):
 
 
 @router.post("/leverage")
-def set_leverage(request: Request, body: LeverageBody, key: Auth) -> dict[str, Any]:
+async def set_leverage(request: Request, body: LeverageBody, key: Auth) -> dict[str, Any]:
     ex = exchange_of(request)
     require(key, Permission.TRADE)
     apply(ex, lambda ts: SetLeverage(ts, key.user, body.symbol, body.leverage))
@@ -162,7 +164,8 @@ class MarginModeBody(BaseModel):
 
 
 @router.post("/margin-mode")
-def set_margin_mode(request: Request, body: MarginModeBody, key: Auth) -> dict[str, Any]:
+async def set_margin_mode(request: Request, body: MarginModeBody,
+                          key: Auth) -> dict[str, Any]:
     ex = exchange_of(request)
     require(key, Permission.TRADE)
     mode = choice(MarginMode, body.margin_mode, "margin_mode")
@@ -177,7 +180,8 @@ class IsolatedMarginBody(BaseModel):
 
 
 @router.post("/isolated-margin")
-def isolated_margin(request: Request, body: IsolatedMarginBody, key: Auth) -> dict[str, Any]:
+async def isolated_margin(request: Request, body: IsolatedMarginBody,
+                          key: Auth) -> dict[str, Any]:
     ex = exchange_of(request)
     require(key, Permission.TRADE)
     delta = parse("amount", lambda t: parse_usdt(t, "amount", signed=True), body.amount)
@@ -192,7 +196,7 @@ class AmountBody(BaseModel):
 
 
 @router.post("/faucet")
-def faucet(request: Request, body: AmountBody, key: Auth) -> dict[str, Any]:
+async def faucet(request: Request, body: AmountBody, key: Auth) -> dict[str, Any]:
     """Play money: deposit up to the configured amount (off in competitions)."""
     ex = exchange_of(request)
     require(key, Permission.TRADE)
@@ -209,7 +213,7 @@ def faucet(request: Request, body: AmountBody, key: Auth) -> dict[str, Any]:
 
 
 @router.post("/withdraw")
-def withdraw(request: Request, body: AmountBody, key: Auth) -> dict[str, Any]:
+async def withdraw(request: Request, body: AmountBody, key: Auth) -> dict[str, Any]:
     ex = exchange_of(request)
     require(key, Permission.TRADE)
     amount = parse("amount", lambda t: parse_usdt(t, "amount"), body.amount)
@@ -296,7 +300,7 @@ def order_json(inst: Instrument, r: OrderRecord) -> dict[str, Any]:
 
 
 @router.post("/orders")
-def place_order(request: Request, body: OrderBody, key: Auth) -> dict[str, Any]:
+async def place_order(request: Request, body: OrderBody, key: Auth) -> dict[str, Any]:
     ex = exchange_of(request)
     require(key, Permission.TRADE)
     inst = instrument(ex, body.symbol)
@@ -315,7 +319,7 @@ def find_order(ex: Exchange, user: int, order_id: int) -> OrderRecord:
 
 
 @router.get("/orders/open")
-def open_orders(request: Request, key: Auth,
+async def open_orders(request: Request, key: Auth,
                 symbol: str | None = Query(None, max_length=20)) -> list[dict[str, Any]]:
     ex = exchange_of(request)
     records = sorted((r for r in ex.projections.open_orders.values()
@@ -325,22 +329,22 @@ def open_orders(request: Request, key: Auth,
 
 
 @router.get("/orders/history")
-def order_history(request: Request, key: Auth,
+async def order_history(request: Request, key: Auth,
                   limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
     ex = exchange_of(request)
     records = ex.projections.orders_of(key.user)[-limit:]
     return [order_json(ex.instruments[r.symbol], r) for r in records]
 
 
-@router.get("/orders/{order_id}")
-def get_order(request: Request, order_id: int, key: Auth) -> dict[str, Any]:
+@router.get("/orders/{order_id:int}")
+async def get_order(request: Request, order_id: int, key: Auth) -> dict[str, Any]:
     ex = exchange_of(request)
     record = find_order(ex, key.user, order_id)
     return order_json(ex.instruments[record.symbol], record)
 
 
-@router.delete("/orders/{order_id}")
-def cancel_order(request: Request, order_id: int, key: Auth,
+@router.delete("/orders/{order_id:int}")
+async def cancel_order(request: Request, order_id: int, key: Auth,
                  symbol: str = Query(..., max_length=20)) -> dict[str, Any]:
     ex = exchange_of(request)
     require(key, Permission.TRADE)
@@ -357,8 +361,9 @@ class AmendBody(BaseModel):
     quantity: Str | None = None
 
 
-@router.patch("/orders/{order_id}")
-def amend_order(request: Request, order_id: int, body: AmendBody, key: Auth) -> dict[str, Any]:
+@router.patch("/orders/{order_id:int}")
+async def amend_order(request: Request, order_id: int, body: AmendBody,
+                      key: Auth) -> dict[str, Any]:
     ex = exchange_of(request)
     require(key, Permission.TRADE)
     inst = instrument(ex, body.symbol)
@@ -374,7 +379,7 @@ def amend_order(request: Request, order_id: int, body: AmendBody, key: Auth) -> 
 
 
 @router.delete("/orders")
-def cancel_all(request: Request, key: Auth,
+async def cancel_all(request: Request, key: Auth,
                symbol: str = Query(..., max_length=20)) -> dict[str, Any]:
     ex = exchange_of(request)
     require(key, Permission.TRADE)
@@ -387,14 +392,14 @@ def cancel_all(request: Request, key: Auth,
 
 
 @router.get("/fills")
-def fills(request: Request, key: Auth,
+async def fills(request: Request, key: Auth,
           limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
     ex = exchange_of(request)
     return [event_to_wire(e, ex.instruments) for e in list(ex.projections.fills[key.user])[-limit:]]
 
 
 @router.get("/funding/payments")
-def funding_payments(request: Request, key: Auth,
+async def funding_payments(request: Request, key: Auth,
                      limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
     ex = exchange_of(request)
     payments = list(ex.projections.funding_payments[key.user])[-limit:]
@@ -419,7 +424,7 @@ def signup_result(ex: Exchange, body: SignupBody) -> dict[str, Any]:
 
 
 @router.post("/admin/users", tags=["admin"])
-def admin_create_user(request: Request, body: SignupBody,
+async def admin_create_user(request: Request, body: SignupBody,
                       x_admin_key: Annotated[str | None, Header(max_length=128)] = None,
                       ) -> dict[str, Any]:
     """Create a user and an API key (read, trade). Needs the admin key (X-ADMIN-KEY)."""
@@ -430,7 +435,7 @@ def admin_create_user(request: Request, body: SignupBody,
 
 
 @router.post("/signup", tags=["admin"])
-def signup(request: Request, body: SignupBody) -> dict[str, Any]:
+async def signup(request: Request, body: SignupBody) -> dict[str, Any]:
     """Self-service sign-up, when the exchange allows it."""
     ex = exchange_of(request)
     if not ex.config.signup:

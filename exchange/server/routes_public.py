@@ -8,12 +8,15 @@ from fastapi import APIRouter, Query, Request
 
 from exchange.core.funding import e8_to_str, funding_rate_e8
 from exchange.core.units import format_ppm, format_usdt
-from exchange.server.errors import ApiCode, ApiError
+from exchange.server.errors import ApiCode, ApiError, documented_errors
 from exchange.server.projections import KLINE_INTERVALS
 from exchange.server.runtime import Exchange
 from exchange.server.wire import event_to_wire, side_str
 
-router = APIRouter(prefix="/api/v1", tags=["public"])
+# Every route is ``async def``: it then runs on the event loop's thread, the one sequencer,
+# never in a worker thread beside it.
+router = APIRouter(prefix="/api/v1", tags=["public"],
+                   responses=documented_errors(400, 404, 429))
 
 SymbolQuery = Query(..., description="e.g. BTCUSDT", max_length=20)
 
@@ -32,12 +35,12 @@ def instrument(ex: Exchange, symbol: str) -> Any:
 
 
 @router.get("/time")
-def server_time(request: Request) -> dict[str, int]:
+async def server_time(request: Request) -> dict[str, int]:
     return {"server_time": exchange_of(request).now_ms()}
 
 
 @router.get("/instruments")
-def instruments(request: Request) -> list[dict[str, Any]]:
+async def instruments(request: Request) -> list[dict[str, Any]]:
     ex = exchange_of(request)
     out = []
     for symbol, inst in ex.instruments.items():
@@ -62,7 +65,7 @@ def instruments(request: Request) -> list[dict[str, Any]]:
 
 
 @router.get("/depth")
-def depth(request: Request, symbol: str = SymbolQuery,
+async def depth(request: Request, symbol: str = SymbolQuery,
           limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
     ex = exchange_of(request)
     inst = instrument(ex, symbol)
@@ -73,7 +76,7 @@ def depth(request: Request, symbol: str = SymbolQuery,
 
 
 @router.get("/trades")
-def trades(request: Request, symbol: str = SymbolQuery,
+async def trades(request: Request, symbol: str = SymbolQuery,
            limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
     ex = exchange_of(request)
     inst = instrument(ex, symbol)
@@ -83,7 +86,7 @@ def trades(request: Request, symbol: str = SymbolQuery,
 
 
 @router.get("/klines")
-def klines(request: Request, symbol: str = SymbolQuery,
+async def klines(request: Request, symbol: str = SymbolQuery,
            interval: str = Query("1m", description=", ".join(KLINE_INTERVALS)),
            limit: int = Query(500, ge=1, le=1500)) -> list[list[Any]]:
     ex = exchange_of(request)
@@ -100,7 +103,7 @@ def klines(request: Request, symbol: str = SymbolQuery,
 
 
 @router.get("/ticker")
-def ticker(request: Request, symbol: str = SymbolQuery) -> dict[str, Any]:
+async def ticker(request: Request, symbol: str = SymbolQuery) -> dict[str, Any]:
     ex = exchange_of(request)
     inst = instrument(ex, symbol)
     t = ex.projections.ticker(symbol, ex.now_ms())
@@ -118,7 +121,7 @@ def ticker(request: Request, symbol: str = SymbolQuery) -> dict[str, Any]:
 
 
 @router.get("/prices")
-def prices(request: Request, symbol: str = SymbolQuery) -> dict[str, Any]:
+async def prices(request: Request, symbol: str = SymbolQuery) -> dict[str, Any]:
     """Mark, index and last price; funding: the current rate, the predicted next rate, when."""
     ex = exchange_of(request)
     inst = instrument(ex, symbol)
@@ -136,7 +139,7 @@ def prices(request: Request, symbol: str = SymbolQuery) -> dict[str, Any]:
 
 
 @router.get("/funding/history")
-def funding_history(request: Request, symbol: str = SymbolQuery,
+async def funding_history(request: Request, symbol: str = SymbolQuery,
                     limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
     ex = exchange_of(request)
     instrument(ex, symbol)
@@ -145,7 +148,8 @@ def funding_history(request: Request, symbol: str = SymbolQuery,
 
 
 @router.get("/insurance")
-def insurance(request: Request, limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
+async def insurance(request: Request,
+                    limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
     ex = exchange_of(request)
     history = list(ex.projections.insurance)[-limit:]
     return {"balance": format_usdt(ex.venue.insurance_fund),
@@ -153,6 +157,7 @@ def insurance(request: Request, limit: int = Query(100, ge=1, le=1000)) -> dict[
 
 
 @router.get("/liquidations")
-def liquidations(request: Request, limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
+async def liquidations(request: Request,
+                       limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
     ex = exchange_of(request)
     return [event_to_wire(e, ex.instruments) for e in list(ex.projections.liquidations)[-limit:]]

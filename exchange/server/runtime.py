@@ -52,6 +52,7 @@ class ServerConfig:
     noise_traders: bool = True
     rate_per_key: int = 50  # requests a second, per key and per IP
     burst: int = 100
+    ws_queue_limit: int = 10_000  # messages a websocket may fall behind before it is closed
     volatility: Decimal = Decimal("0.6")  # annualised, for the synthetic indexes
     extra: dict[str, Any] = field(default_factory=dict)
 

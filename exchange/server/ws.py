@@ -56,9 +56,9 @@ LIQUIDATION_EVENTS = (LiquidationStarted, PositionTakenOver, LiquidationFilled, 
 
 
 class Connection:
-    def __init__(self, ws: WebSocket) -> None:
+    def __init__(self, ws: WebSocket, limit: int = QUEUE_LIMIT) -> None:
         self.ws = ws
-        self.queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(QUEUE_LIMIT)
+        self.queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(limit)
         self.streams: set[str] = set()
         self.user: int | None = None
         self.key: ApiKey | None = None
@@ -152,7 +152,7 @@ class Hub:
                 del self.by_user[conn.user]
 
 
-async def _writer(conn: Connection) -> None:
+async def writer(conn: Connection) -> None:
     while True:
         message = await conn.queue.get()
         if message is None:
@@ -165,8 +165,8 @@ async def _writer(conn: Connection) -> None:
 async def websocket(ws: WebSocket) -> None:
     hub: Hub = ws.app.state.hub
     await ws.accept()
-    conn = Connection(ws)
-    writer = asyncio.create_task(_writer(conn))
+    conn = Connection(ws, hub.exchange.config.ws_queue_limit)
+    sending = asyncio.create_task(writer(conn))
     try:
         while True:
             raw = await ws.receive_text()
@@ -177,9 +177,9 @@ async def websocket(ws: WebSocket) -> None:
         pass
     finally:
         hub.drop(conn)
-        writer.cancel()
+        sending.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
-            await writer
+            await sending
 
 
 def error(request_id: Any, code: str, msg: str) -> dict[str, Any]:

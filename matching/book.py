@@ -201,6 +201,36 @@ class Book:
         """Number of resting orders."""
         return len(self._orders)
 
+    # ------------------------------------------------------------------ pickling
+
+    def __getstate__(self) -> dict[str, object]:
+        """A flat form for snapshots: the live orders of each level in time priority.
+
+        Pickling the objects as they are would follow the owners' chains order by order and
+        overflow the stack on a deep book; dead entries are dropped on the way.
+        """
+        levels = []
+        for side in (self._bids, self._asks):
+            for level in side.values():
+                levels.append((level.side, level.price, [
+                    (o.order_id, o.owner, o.quantity, o.remaining, o.style[0], o.style[1])
+                    for o in level.orders if o.remaining]))
+        return {"seq": self._seq, "levels": levels}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__init__()  # type: ignore[misc]
+        self._seq = state["seq"]  # type: ignore[assignment]
+        for side, price, orders in state["levels"]:  # type: ignore[attr-defined]
+            if side is _BUY:
+                key = -price
+                level = self._bids[key] = _Level(side, key, price)
+            else:
+                key = price
+                level = self._asks[key] = _Level(side, key, price)
+            for order_id, owner, quantity, remaining, stp, post_only in orders:
+                self._add(order_id, owner, level, quantity, remaining, post_only, stp)
+        self._refresh_best()
+
     # ------------------------------------------------------------------ commands
 
     def place(

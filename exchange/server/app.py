@@ -36,8 +36,7 @@ def allowed_methods(app: FastAPI, path: str) -> set[str]:
 def create_app(exchange: Exchange, *, run_clock: bool = True) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if run_clock:
-            exchange.start()
+        exchange.start(clock=run_clock)
         yield
         await exchange.stop()
 

@@ -36,6 +36,11 @@ KEEP_PER_ACCOUNT = 1_000
 DAY_MS = 86_400_000
 
 
+def _recent() -> deque[Any]:
+    """A bounded per-account history (a named function, so snapshots can pickle it)."""
+    return deque(maxlen=KEEP_PER_ACCOUNT)
+
+
 class Bar:
     __slots__ = ("close", "high", "low", "open", "open_time", "quote_volume", "trades",
                  "volume")
@@ -92,12 +97,9 @@ class Projections:
         self.klines: dict[tuple[str, str], deque[Bar]] = {
             (s, i): deque(maxlen=KEEP_BARS) for s in self.symbols for i in KLINE_INTERVALS}
         self.open_orders: dict[int, OrderRecord] = {}
-        self.closed_orders: dict[int, deque[OrderRecord]] = defaultdict(
-            lambda: deque(maxlen=KEEP_PER_ACCOUNT))
-        self.fills: dict[int, deque[OrderFilled]] = defaultdict(
-            lambda: deque(maxlen=KEEP_PER_ACCOUNT))
-        self.funding_payments: dict[int, deque[FundingPaid]] = defaultdict(
-            lambda: deque(maxlen=KEEP_PER_ACCOUNT))
+        self.closed_orders: dict[int, deque[OrderRecord]] = defaultdict(_recent)
+        self.fills: dict[int, deque[OrderFilled]] = defaultdict(_recent)
+        self.funding_payments: dict[int, deque[FundingPaid]] = defaultdict(_recent)
         self.funding_rates: dict[str, deque[FundingSettled]] = {s: deque(maxlen=KEEP_BARS)
                                                                 for s in self.symbols}
         self.liquidations: deque[Event] = deque(maxlen=KEEP_TRADES)

@@ -69,12 +69,15 @@ async def authenticated(
 Auth = Annotated[ApiKey, Depends(authenticated)]
 
 
-def apply(ex: Exchange, make: Any) -> list[Event]:
+async def commit(ex: Exchange, make: Any) -> list[Event]:
+    """Apply one command; answer only once it is in the journal (a rejection changes
+    nothing, so it needs no wait)."""
     events = ex.apply(make)
     if events and type(events[0]) is Rejected:
         r = events[0]
         assert isinstance(r, Rejected)
         raise ApiError(400, str(r.code), r.message)
+    await ex.durable()
     return events
 
 
@@ -153,7 +156,7 @@ class LeverageBody(BaseModel):
 async def set_leverage(request: Request, body: LeverageBody, key: Auth) -> dict[str, Any]:
     ex = exchange_of(request)
     require(key, Permission.TRADE)
-    apply(ex, lambda ts: SetLeverage(ts, key.user, body.symbol, body.leverage))
+    await commit(ex, lambda ts: SetLeverage(ts, key.user, body.symbol, body.leverage))
     return {"symbol": body.symbol, "leverage": body.leverage}
 
 
@@ -169,7 +172,7 @@ async def set_margin_mode(request: Request, body: MarginModeBody,
     ex = exchange_of(request)
     require(key, Permission.TRADE)
     mode = choice(MarginMode, body.margin_mode, "margin_mode")
-    apply(ex, lambda ts: SetMarginMode(ts, key.user, body.symbol, mode))
+    await commit(ex, lambda ts: SetMarginMode(ts, key.user, body.symbol, mode))
     return {"symbol": body.symbol, "margin_mode": str(mode)}
 
 
@@ -186,7 +189,7 @@ async def isolated_margin(request: Request, body: IsolatedMarginBody,
     require(key, Permission.TRADE)
     delta = parse("amount", lambda t: parse_usdt(t, "amount", signed=True), body.amount)
     assert delta is not None
-    events = apply(ex, lambda ts: AdjustIsolatedMargin(ts, key.user, body.symbol, delta))
+    events = await commit(ex, lambda ts: AdjustIsolatedMargin(ts, key.user, body.symbol, delta))
     return event_to_wire(events[-1], ex.instruments)
 
 
@@ -208,7 +211,7 @@ async def faucet(request: Request, body: AmountBody, key: Auth) -> dict[str, Any
     if not 0 < amount <= limit:
         raise ApiError(400, ApiCode.INVALID_REQUEST,
                        f"amount must be more than 0 and at most {ex.config.faucet_max_usdt}")
-    events = apply(ex, lambda ts: Deposit(ts, key.user, amount))
+    events = await commit(ex, lambda ts: Deposit(ts, key.user, amount))
     return event_to_wire(events[-1], ex.instruments)
 
 
@@ -218,7 +221,7 @@ async def withdraw(request: Request, body: AmountBody, key: Auth) -> dict[str, A
     require(key, Permission.TRADE)
     amount = parse("amount", lambda t: parse_usdt(t, "amount"), body.amount)
     assert amount is not None
-    events = apply(ex, lambda ts: Withdraw(ts, key.user, amount))
+    events = await commit(ex, lambda ts: Withdraw(ts, key.user, amount))
     return event_to_wire(events[-1], ex.instruments)
 
 
@@ -304,7 +307,7 @@ async def place_order(request: Request, body: OrderBody, key: Auth) -> dict[str,
     ex = exchange_of(request)
     require(key, Permission.TRADE)
     inst = instrument(ex, body.symbol)
-    events = apply(ex, order_command(body, key.user, inst))
+    events = await commit(ex, order_command(body, key.user, inst))
     return order_result(ex, events, key.user)
 
 
@@ -349,7 +352,7 @@ async def cancel_order(request: Request, order_id: int, key: Auth,
     ex = exchange_of(request)
     require(key, Permission.TRADE)
     instrument(ex, symbol)
-    apply(ex, lambda ts: CancelOrder(ts, key.user, symbol, order_id=order_id))
+    await commit(ex, lambda ts: CancelOrder(ts, key.user, symbol, order_id=order_id))
     record = find_order(ex, key.user, order_id)
     return order_json(ex.instruments[symbol], record)
 
@@ -369,7 +372,7 @@ async def amend_order(request: Request, order_id: int, body: AmendBody,
     inst = instrument(ex, body.symbol)
     price = parse("price", inst.parse_price, body.price)
     quantity = parse("quantity", inst.parse_qty, body.quantity)
-    events = apply(ex, lambda ts: AmendOrder(ts, key.user, body.symbol, order_id=order_id,
+    events = await commit(ex, lambda ts: AmendOrder(ts, key.user, body.symbol, order_id=order_id,
                                              price=price, quantity=quantity))
     record = find_order(ex, key.user, order_id)
     out = order_json(inst, record)
@@ -384,7 +387,7 @@ async def cancel_all(request: Request, key: Auth,
     ex = exchange_of(request)
     require(key, Permission.TRADE)
     instrument(ex, symbol)
-    events = apply(ex, lambda ts: CancelAllOrders(ts, key.user, symbol))
+    events = await commit(ex, lambda ts: CancelAllOrders(ts, key.user, symbol))
     return {"canceled": [e.order_id for e in events if type(e) is OrderCanceled]}
 
 
@@ -431,7 +434,9 @@ async def admin_create_user(request: Request, body: SignupBody,
     ex = exchange_of(request)
     if x_admin_key is None or x_admin_key != ex.admin_key:
         raise ApiError(401, ApiCode.AUTH_INVALID_KEY, "send the admin key as X-ADMIN-KEY")
-    return signup_result(ex, body)
+    result = signup_result(ex, body)
+    await ex.durable()
+    return result
 
 
 @router.post("/signup", tags=["admin"])
@@ -440,4 +445,21 @@ async def signup(request: Request, body: SignupBody) -> dict[str, Any]:
     ex = exchange_of(request)
     if not ex.config.signup:
         raise ApiError(403, ApiCode.FEATURE_DISABLED, "sign-up is switched off: ask the admin")
-    return signup_result(ex, body)
+    result = signup_result(ex, body)
+    await ex.durable()
+    return result
+
+
+@router.get("/admin/state", tags=["admin"])
+async def admin_state(request: Request,
+                      x_admin_key: Annotated[str | None, Header(max_length=128)] = None,
+                      ) -> dict[str, Any]:
+    """The state digest (a hash of a canonical dump of the core's state: equal digests, equal
+    states), the journal's length and the venue's sequence number. Needs the admin key."""
+    ex = exchange_of(request)
+    if x_admin_key is None or x_admin_key != ex.admin_key:
+        raise ApiError(401, ApiCode.AUTH_INVALID_KEY, "send the admin key as X-ADMIN-KEY")
+    return {"digest": ex.venue.digest(), "seq": ex.venue.seq,
+            "journal_records": ex.journal.appended if ex.journal else None,
+            "recovered_digest": ex.recovered_digest,
+            "conservation_gap": ex.venue.conservation_gap()}

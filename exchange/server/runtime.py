@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -25,8 +26,17 @@ from exchange.core.events import Event, Rejected
 from exchange.core.instruments import Instrument
 from exchange.core.venue import Venue
 from exchange.feeds.synthetic import SyntheticFeed
-from exchange.server.auth import KeyStore, RateLimiter, load_or_create_admin_key
+from exchange.server.auth import (
+    ApiKey,
+    KeyStore,
+    Permission,
+    RateLimiter,
+    load_or_create_admin_key,
+)
 from exchange.server.projections import Projections
+from exchange.store import snapshot as snapshots
+from exchange.store.codec import decode_command, encode_command
+from exchange.store.journal import Journal
 
 log = logging.getLogger("paper_exchange")
 
@@ -53,6 +63,8 @@ class ServerConfig:
     rate_per_key: int = 50  # requests a second, per key and per IP
     burst: int = 100
     ws_queue_limit: int = 10_000  # messages a websocket may fall behind before it is closed
+    journal: bool = True  # durability: off only to measure what it costs
+    snapshot_every: int = 100_000  # journal records between snapshots
     volatility: Decimal = Decimal("0.6")  # annualised, for the synthetic indexes
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -75,6 +87,11 @@ def index_price(symbol: str, price: int) -> Callable[[int], Command]:
 
 
 class Exchange:
+    """The venue and the shell around it. State survives restarts through the journal (every
+    accepted command and every new user or key, written before the answer leaves) and
+    periodic snapshots; on start, the latest snapshot is loaded and the journal after it
+    replayed, which gives the state before the stop exactly (compare ``venue.digest()``)."""
+
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
         self.instruments: dict[str, Instrument] = load_instruments(config.instruments_path)
@@ -85,15 +102,29 @@ class Exchange:
         self.limiter = RateLimiter(config.rate_per_key, config.burst)
         self.subscribers: list[Callable[[list[Event]], None]] = []
         self.last_ts = 0
-        self.deposited: dict[int, int] = {}  # faucet money given to each account (atoms)
-        self.feeds = {
-            symbol: SyntheticFeed(inst.parse_price(START_PRICES.get(symbol, "100")),
-                                  config.seed * 1_000 + i, volatility=config.volatility,
-                                  step_ms=config.tick_ms)
-            for i, (symbol, inst) in enumerate(sorted(self.instruments.items()))}
         self.agents: list[Any] = []
         self._task: asyncio.Task[None] | None = None
-        self._start_agents()
+        self._flusher: asyncio.Task[None] | None = None
+        self._unpublished: list[list[Event]] = []
+        self._durable_waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._since_snapshot = 0
+        self.journal: Journal | None = Journal(config.data_dir) if config.journal else None
+        recovered = self._recover()
+        # The state as recovered, before the agents act again: equal to the one at the stop.
+        self.recovered_digest = self.venue.digest()
+        self.feeds = {
+            symbol: SyntheticFeed(
+                self._start_price(symbol, inst), config.seed * 1_000 + i + recovered,
+                volatility=config.volatility, step_ms=config.tick_ms)
+            for i, (symbol, inst) in enumerate(sorted(self.instruments.items()))}
+        self._start_agents(fresh=recovered == 0)
+        log.info("state digest %s after %d journal records", self.venue.digest(),
+                 self.journal.appended if self.journal else 0)
+
+    def _start_price(self, symbol: str, inst: Instrument) -> int:
+        """Where the index starts: where it stood (after a restart) or the default."""
+        index = self.venue.markets[symbol].index
+        return index if index is not None else inst.parse_price(START_PRICES.get(symbol, "100"))
 
     # ---------------------------------------------------------------- the sequencer path
 
@@ -101,22 +132,137 @@ class Exchange:
         return max(self.last_ts, time.time_ns() // 1_000_000)
 
     def apply(self, make: Callable[[int], Command]) -> list[Event]:
-        """Stamp, apply and publish one command; ``make`` builds it from the timestamp."""
+        """Stamp, apply, journal and publish one command; ``make`` builds it from the time.
+
+        With the journal on, the events are published once the record is on disk (the
+        flusher does it); the caller awaits ``durable()`` before acknowledging.
+        """
         ts = self.now_ms()
         self.last_ts = ts
-        events = self.venue.apply(make(ts))
+        command = make(ts)
+        events = self.venue.apply(command)
         if events and type(events[0]) is not Rejected:
             self.projections.apply(events)
-            for publish in list(self.subscribers):
-                publish(events)
+            if self.journal is not None:
+                self.journal.append(encode_command(command))
+                self._unpublished.append(events)
+                self._since_snapshot += 1
+            else:
+                self._publish(events)
         return events
+
+    def _publish(self, events: list[Event]) -> None:
+        for publish in list(self.subscribers):
+            publish(events)
+
+    async def durable(self) -> None:
+        """Wait until everything applied so far is on disk (group commit)."""
+        journal = self.journal
+        if journal is None or journal.synced >= journal.appended:
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._durable_waiters.append((journal.appended, future))
+        await future
+
+    async def _flush_forever(self) -> None:
+        """The group commit: whatever accumulated goes to disk in one write and one fsync,
+        then its waiters are answered and its events published."""
+        journal = self.journal
+        assert journal is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            if not journal.pending():
+                await asyncio.sleep(0.001)
+                continue
+            data, upto = journal.take()
+            ready = self._unpublished
+            self._unpublished = []
+            await loop.run_in_executor(None, journal.write_and_sync, data)
+            journal.synced = upto
+            for events in ready:
+                self._publish(events)
+            still: list[tuple[int, asyncio.Future[None]]] = []
+            for position, future in self._durable_waiters:
+                if position <= upto:
+                    if not future.done():
+                        future.set_result(None)
+                else:
+                    still.append((position, future))
+            self._durable_waiters = still
+            if self._since_snapshot >= self.config.snapshot_every:
+                self.snapshot()
+
+    def sync(self) -> None:
+        """Flush the journal now, synchronously (startup, shutdown, tests)."""
+        if self.journal is not None:
+            self.journal.sync()
+            ready, self._unpublished = self._unpublished, []
+            for events in ready:
+                self._publish(events)
+
+    # ---------------------------------------------------------------- recovery
+
+    def _state(self) -> dict[str, Any]:
+        return {"venue": self.venue, "projections": self.projections, "keys": self.keys,
+                "last_ts": self.last_ts}
+
+    def snapshot(self) -> None:
+        if self.journal is None:
+            return
+        self.sync()
+        snapshots.write(self.config.data_dir, self.journal.appended, self._state())
+        self._since_snapshot = 0
+
+    def _recover(self) -> int:
+        """Load the latest snapshot and replay the journal after it; returns the number of
+        journal records the state now includes."""
+        journal = self.journal
+        if journal is None or not journal.recovered:
+            return 0
+        start = 0
+        found = snapshots.latest(self.config.data_dir)
+        if found is not None and found[0] <= len(journal.recovered):
+            start, state = found
+            self.venue = state["venue"]
+            self.projections = state["projections"]
+            self.keys = state["keys"]
+            self.last_ts = state["last_ts"]
+        for record in journal.recovered[start:]:
+            self.replay(record)
+        if journal.torn:
+            log.warning("recovered %d whole journal records; the torn tail was dropped",
+                        len(journal.recovered))
+        log.info("recovered from %s: snapshot at record %d, %d records replayed",
+                 self.config.data_dir, start, len(journal.recovered) - start)
+        return len(journal.recovered)
+
+    def replay(self, record: Any) -> None:
+        """Apply one journal record as it was applied the first time."""
+        if record[0] == "User":
+            _, user_id, name = record
+            user = self.keys.create_user(name)
+            assert user.user_id == user_id, "users are numbered in journal order"
+            return
+        if record[0] == "Key":
+            _, api_key, secret, user_id, permissions = record
+            self.keys.add(ApiKey(api_key, secret, user_id,
+                                 frozenset(Permission(p) for p in permissions)))
+            return
+        command = decode_command(record)
+        events = self.venue.apply(command)
+        if events and type(events[0]) is Rejected:
+            raise RuntimeError(f"journal replay diverged at {record}: {events[0]}")
+        self.projections.apply(events)
+        self.last_ts = max(self.last_ts, command.ts)
 
     # ---------------------------------------------------------------- background work
 
-    def _start_agents(self) -> None:
-        """The first index prices, then the built-in agents' accounts and quotes."""
-        for symbol, feed in sorted(self.feeds.items()):
-            self.apply(index_price(symbol, feed.price_ticks))
+    def _start_agents(self, fresh: bool) -> None:
+        """The built-in agents. On a fresh start: the first index prices, then the agents'
+        accounts; after a restart their accounts exist and they take over their orders."""
+        if fresh:
+            for symbol, feed in sorted(self.feeds.items()):
+                self.apply(index_price(symbol, feed.price_ticks))
         if not (self.config.market_makers or self.config.noise_traders):
             return
         from exchange.agents import MarketMaker, NoiseTrader, default_config
@@ -124,8 +270,10 @@ class Exchange:
         account = AGENT_ACCOUNT_BASE
         if self.config.market_makers:
             for symbol in sorted(self.instruments):
-                config = default_config(self.instruments[symbol],
-                                        self.feeds[symbol].price_ticks)
+                # Sized from the default start price, not today's: a restarted maker has the
+                # same ladder as before and finds its resting orders already in place.
+                inst = self.instruments[symbol]
+                config = default_config(inst, inst.parse_price(START_PRICES.get(symbol, "100")))
                 maker = MarketMaker(account, symbol, config)
                 self.agents.append(maker)
                 account += 1
@@ -133,9 +281,14 @@ class Exchange:
             self.agents.append(NoiseTrader(account, sorted(self.instruments),
                                            seed=self.config.seed))
         for agent in self.agents:
-            for command in agent.setup_commands(self.now_ms()):
-                self.apply(restamp(command))
-        self.step_agents()
+            if fresh or agent.account not in self.venue.accounts:
+                for command in agent.setup_commands(self.now_ms()):
+                    self.apply(restamp(command))
+        if fresh:
+            # Quote at once on a first start; after a restart the state stays exactly as it
+            # was stopped until the clock's next beat.
+            self.step_agents()
+        self.sync()
 
     def step_agents(self) -> None:
         for agent in self.agents:
@@ -159,23 +312,40 @@ class Exchange:
             except Exception:  # the beat must go on; the failure is logged with its trace
                 log.exception("clock tick failed")
 
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self.run())
+    def start(self, clock: bool = True) -> None:
+        loop = asyncio.get_running_loop()
+        if clock:
+            self._task = loop.create_task(self.run())
+        if self.journal is not None:
+            self._flusher = loop.create_task(self._flush_forever())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._flusher):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = self._flusher = None
+        self.close()
+
+    def close(self) -> None:
+        """Flush, snapshot and close the journal (a clean stop restarts from the snapshot)."""
+        if self.journal is not None:
+            self.snapshot()
+            self.journal.close()
+            self.journal = None
+            log.info("state digest %s at stop", self.venue.digest())
 
     # ---------------------------------------------------------------- users
 
     def create_user(self, name: str, deposit_atoms: int = 0) -> dict[str, Any]:
-        from exchange.server.auth import Permission
-
         user = self.keys.create_user(name)
         key = self.keys.create_key(user.user_id,
                                    frozenset({Permission.READ, Permission.TRADE}))
+        if self.journal is not None:
+            self.journal.append(json.dumps(["User", user.user_id, name]))
+            self.journal.append(json.dumps(["Key", key.api_key, key.secret, user.user_id,
+                                            sorted(key.permissions)]))
         self.apply(lambda ts: CreateAccount(ts, user.user_id))
         if deposit_atoms:
             self.apply(lambda ts: Deposit(ts, user.user_id, deposit_atoms))

@@ -170,7 +170,7 @@ async def websocket(ws: WebSocket) -> None:
     try:
         while True:
             raw = await ws.receive_text()
-            reply = handle(hub, conn, raw)
+            reply = await handle(hub, conn, raw)
             if reply is not None:
                 conn.send(reply)
     except WebSocketDisconnect:
@@ -186,7 +186,7 @@ def error(request_id: Any, code: str, msg: str) -> dict[str, Any]:
     return {"id": request_id, "error": {"code": code, "msg": msg}}
 
 
-def handle(hub: Hub, conn: Connection, raw: str) -> dict[str, Any] | None:
+async def handle(hub: Hub, conn: Connection, raw: str) -> dict[str, Any] | None:
     """One client message; returns the reply (or None)."""
     try:
         message = json.loads(raw)
@@ -230,7 +230,9 @@ def handle(hub: Hub, conn: Connection, raw: str) -> dict[str, Any] | None:
             params = message.get("params")
             if not isinstance(params, dict):
                 raise ApiError(400, ApiCode.INVALID_REQUEST, "params: an object")
-            return {"id": request_id, "result": trade(ex, conn.user, op, params)}
+            result = trade(ex, conn.user, op, params)
+            await ex.durable()  # answered once the journal has it
+            return {"id": request_id, "result": result}
         raise ApiError(400, ApiCode.INVALID_REQUEST,
                        "op is one of ping, subscribe, unsubscribe, login, order, cancel")
     except ApiError as exc:

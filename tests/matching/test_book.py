@@ -492,3 +492,18 @@ def test_sweep_price_estimates_the_worst_level_reached(book: Book) -> None:
     assert book.sweep_price(BUY, 6, limit=101) is None  # beyond the limit
     assert book.sweep_price(SELL, 7) == 98
     assert book.sweep_price(SELL, 5, limit=99) == 99
+
+
+def test_a_pickled_book_is_the_same_book() -> None:
+    import pickle
+
+    b = Book()
+    for oid in range(1, 20_001):  # one owner's chain of 10,000 orders: deep, not recursive
+        side = BUY if oid % 2 else SELL
+        b.place(oid, oid % 3, side, 1_000 - side * (1 + oid % 50), 1 + oid % 7, GTX)
+    b.cancel(7, 7 % 3)
+    copy = pickle.loads(pickle.dumps(b))
+    assert copy.seq == b.seq and copy.depth(100) == b.depth(100)
+    assert copy.open_orders(1) == b.open_orders(1)
+    assert copy.level_orders(SELL, 1_010) == b.level_orders(SELL, 1_010)
+    assert copy.place(30_000, 9, BUY, 1_010, 3) == b.place(30_000, 9, BUY, 1_010, 3)

@@ -64,9 +64,14 @@ class Server:
         assert r.status_code == 200, r.text
         return Trader(self.client, r.json())
 
+    def run(self, fn: Any) -> Any:
+        """Run ``fn`` on the server's event loop, the one sequencer, as the server would."""
+        assert self.client.portal is not None
+        return self.client.portal.call(fn)
+
     def tick(self, n: int = 1) -> None:
         for _ in range(n):
-            self.exchange.tick()
+            self.run(self.exchange.tick)
 
 
 def make_server(tmp_path: Path, agents: bool) -> Iterator[Server]:

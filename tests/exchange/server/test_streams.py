@@ -62,7 +62,7 @@ def test_depth_deltas_applied_to_a_snapshot_give_the_live_book(live: Server) -> 
                 if r.status_code == 200 and r.json()["status"] in ("NEW", "PARTIALLY_FILLED"):
                     placed.append((t, r.json()["order_id"]))
             if i % 300 == 0:
-                live.exchange.step_agents()
+                live.run(live.exchange.step_agents)
         ws.send_json({"op": "ping", "id": 99})  # answered after every delta before it
         applied = 0
         while True:

@@ -1,0 +1,1 @@
+"""Persistence: the command journal (written before acknowledgement), snapshots, recovery."""

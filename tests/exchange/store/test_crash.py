@@ -38,6 +38,20 @@ def start(data_dir: Path, port: int) -> subprocess.Popen[str]:
 
 def call(port: int, user: dict[str, Any], method: str, path: str,
          body: dict[str, Any] | None = None) -> Any:
+    """A signed request; a 429 (the server's per-IP limit: every client here is 127.0.0.1)
+    waits as Retry-After says and tries again, a bounded number of times."""
+    for _ in range(50):
+        try:
+            return _call(port, user, method, path, body)
+        except urllib.error.HTTPError as exc:
+            if exc.code != 429:
+                raise
+            time.sleep(int(exc.headers.get("Retry-After", "1")))
+    raise AssertionError("rate limited for too long")
+
+
+def _call(port: int, user: dict[str, Any], method: str, path: str,
+          body: dict[str, Any] | None) -> Any:
     data = json.dumps(body).encode() if body is not None else b""
     ts = str(time.time_ns() // 1_000_000)
     request = urllib.request.Request(

@@ -36,6 +36,8 @@ from exchange.server.auth import (
 from exchange.server.projections import Projections
 from exchange.store import snapshot as snapshots
 from exchange.store.codec import decode_command, encode_command
+from exchange.store.db import database_url, open_database
+from exchange.store.history import History
 from exchange.store.journal import Journal
 
 log = logging.getLogger("paper_exchange")
@@ -64,6 +66,8 @@ class ServerConfig:
     burst: int = 100
     ws_queue_limit: int = 10_000  # messages a websocket may fall behind before it is closed
     journal: bool = True  # durability: off only to measure what it costs
+    database_url: str | None = None  # history tables; default: DATABASE_URL, else SQLite
+    history: bool = True  # write the history tables
     snapshot_every: int = 100_000  # journal records between snapshots
     volatility: Decimal = Decimal("0.6")  # annualised, for the synthetic indexes
     extra: dict[str, Any] = field(default_factory=dict)
@@ -109,6 +113,12 @@ class Exchange:
         self._durable_waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._since_snapshot = 0
         self.journal: Journal | None = Journal(config.data_dir) if config.journal else None
+        self.history: History | None = None
+        if config.history:
+            url = database_url(config.data_dir, config.database_url)
+            self.history = History(open_database(url), self.instruments)
+            self.subscribers.append(self.history.add)
+        self._history_task: asyncio.Task[None] | None = None
         recovered = self._recover()
         # The state as recovered, before the agents act again: equal to the one at the stop.
         self.recovered_digest = self.venue.digest()
@@ -242,17 +252,23 @@ class Exchange:
             _, user_id, name = record
             user = self.keys.create_user(name)
             assert user.user_id == user_id, "users are numbered in journal order"
+            if self.history is not None:
+                self.history.add_user(user_id, name)
             return
         if record[0] == "Key":
             _, api_key, secret, user_id, permissions = record
             self.keys.add(ApiKey(api_key, secret, user_id,
                                  frozenset(Permission(p) for p in permissions)))
+            if self.history is not None:
+                self.history.add_key(api_key, secret, user_id, permissions)
             return
         command = decode_command(record)
         events = self.venue.apply(command)
         if events and type(events[0]) is Rejected:
             raise RuntimeError(f"journal replay diverged at {record}: {events[0]}")
         self.projections.apply(events)
+        if self.history is not None:
+            self.history.add(events)  # rows already in the database are skipped
         self.last_ts = max(self.last_ts, command.ts)
 
     # ---------------------------------------------------------------- background work
@@ -318,18 +334,39 @@ class Exchange:
             self._task = loop.create_task(self.run())
         if self.journal is not None:
             self._flusher = loop.create_task(self._flush_forever())
+        if self.history is not None:
+            self._history_task = loop.create_task(self._write_history_forever())
+
+    async def _write_history_forever(self) -> None:
+        """Batches of history rows, written in a worker thread: the database never holds up
+        the sequencer."""
+        history = self.history
+        assert history is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(0.2)
+            if history.pending():
+                try:
+                    await loop.run_in_executor(None, history.write, *history.take())
+                except Exception:  # a database hiccup must not stop trading: logged, retried
+                    log.exception("writing the history tables failed")
 
     async def stop(self) -> None:
-        for task in (self._task, self._flusher):
+        for task in (self._task, self._flusher, self._history_task):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        self._task = self._flusher = None
+        self._task = self._flusher = self._history_task = None
         self.close()
 
     def close(self) -> None:
-        """Flush, snapshot and close the journal (a clean stop restarts from the snapshot)."""
+        """Flush, snapshot and close the journal (a clean stop restarts from the snapshot),
+        and write the last history rows."""
+        if self.journal is not None:
+            self.sync()
+        if self.history is not None:
+            self.history.flush()
         if self.journal is not None:
             self.snapshot()
             self.journal.close()
@@ -346,6 +383,9 @@ class Exchange:
             self.journal.append(json.dumps(["User", user.user_id, name]))
             self.journal.append(json.dumps(["Key", key.api_key, key.secret, user.user_id,
                                             sorted(key.permissions)]))
+        if self.history is not None:
+            self.history.add_user(user.user_id, name)
+            self.history.add_key(key.api_key, key.secret, user.user_id, key.permissions)
         self.apply(lambda ts: CreateAccount(ts, user.user_id))
         if deposit_atoms:
             self.apply(lambda ts: Deposit(ts, user.user_id, deposit_atoms))

@@ -37,7 +37,8 @@ def serve(args: argparse.Namespace) -> int:
                           instruments_path=args.config, seed=args.seed,
                           market_makers=not args.no_agents, noise_traders=not args.no_agents,
                           faucet=not args.no_faucet, reset=not args.no_faucet,
-                          signup=not args.no_signup)
+                          signup=not args.no_signup, journal=not args.no_journal,
+                          database_url=args.database_url)
     try:
         exchange = Exchange(config)
     except InstrumentConfigError as exc:
@@ -175,6 +176,11 @@ def main(argv: list[str] | None = None) -> int:
     p_serve.add_argument("--no-faucet", action="store_true",
                          help="no self-service deposits or resets (competitions)")
     p_serve.add_argument("--no-signup", action="store_true", help="only the admin adds users")
+    p_serve.add_argument("--database-url", default=None,
+                         help="history database (default: $DATABASE_URL, else SQLite in "
+                              "the data dir)")
+    p_serve.add_argument("--no-journal", action="store_true",
+                         help="no durability (state is lost at exit): only to measure its cost")
 
     p_users = sub.add_parser("users", help="manage users of a running server")
     users_sub = p_users.add_subparsers(dest="users_command", required=True)

@@ -16,12 +16,41 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from exchange.server import routes_private, routes_public, ws
 from exchange.server.errors import ApiCode, ApiError
 from exchange.server.runtime import Exchange
 
 log = logging.getLogger("paper_exchange")
+
+
+class IpRateLimit:
+    """Requests per client IP, as a plain ASGI middleware: Starlette's ``@app.middleware``
+    wraps every request in a task group and streams, which costs more than the venue."""
+
+    def __init__(self, app: ASGIApp, exchange: Exchange) -> None:
+        self.app = app
+        self.exchange = exchange
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        host = client[0] if client else "?"
+        wait = self.exchange.limiter.check(f"ip:{host}", self.exchange.now_ms())
+        if wait is None:
+            await self.app(scope, receive, send)
+            return
+        retry = str(max(1, -(-wait // 1000)))
+        body: dict[str, Any] = {"code": ApiCode.RATE_LIMITED,
+                                "msg": f"too many requests from {host}: retry later"}
+        if str(scope.get("path", "")).startswith(("/fapi", "/sapi")):
+            # Binance's code for it, so that its clients back off as they would there.
+            body = {"code": -1003, "msg": f"Too many requests from {host}; retry later."}
+        await JSONResponse(body, status_code=429, headers={"Retry-After": retry})(
+            scope, receive, send)
 
 
 def allowed_methods(app: FastAPI, path: str) -> set[str]:
@@ -81,16 +110,7 @@ def create_app(exchange: Exchange, *, run_clock: bool = True) -> FastAPI:
         return JSONResponse({"code": ApiCode.INTERNAL, "msg": "internal error"},
                             status_code=500)
 
-    @app.middleware("http")
-    async def limit_by_ip(request: Request, call_next: Any) -> Any:
-        client = request.client.host if request.client else "?"
-        wait = exchange.limiter.check(f"ip:{client}", exchange.now_ms())
-        if wait is not None:
-            return JSONResponse({"code": ApiCode.RATE_LIMITED,
-                                 "msg": f"too many requests from {client}: retry later"},
-                                status_code=429,
-                                headers={"Retry-After": str(max(1, -(-wait // 1000)))})
-        return await call_next(request)
+    app.add_middleware(IpRateLimit, exchange=exchange)
 
     app.include_router(routes_public.router)
     app.include_router(routes_private.router)

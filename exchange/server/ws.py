@@ -52,6 +52,7 @@ from exchange.server.wire import event_to_wire
 router = APIRouter()
 
 QUEUE_LIMIT = 10_000
+MAX_IN_FLIGHT = 256  # requests of one connection being handled at once
 LIQUIDATION_EVENTS = (LiquidationStarted, PositionTakenOver, LiquidationFilled, AdlFilled)
 
 
@@ -167,19 +168,34 @@ async def websocket(ws: WebSocket) -> None:
     await ws.accept()
     conn = Connection(ws, hub.exchange.config.ws_queue_limit)
     sending = asyncio.create_task(writer(conn))
+    # Each message is handled in a task of its own, so that orders in flight share the
+    # journal's flushes instead of waiting for them one by one. The tasks start in the order
+    # the messages came, and each applies its command before its first wait, so commands
+    # still reach the venue in arrival order; answers carry the request's id.
+    in_flight: set[asyncio.Task[None]] = set()
     try:
         while True:
             raw = await ws.receive_text()
-            reply = await handle(hub, conn, raw)
-            if reply is not None:
-                conn.send(reply)
+            if len(in_flight) >= MAX_IN_FLIGHT:
+                await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+            task = asyncio.create_task(respond(hub, conn, raw))
+            in_flight.add(task)
+            task.add_done_callback(in_flight.discard)
     except WebSocketDisconnect:
         pass
     finally:
+        for task in list(in_flight):
+            task.cancel()
         hub.drop(conn)
         sending.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await sending
+
+
+async def respond(hub: Hub, conn: Connection, raw: str) -> None:
+    reply = await handle(hub, conn, raw)
+    if reply is not None:
+        conn.send(reply)
 
 
 def error(request_id: Any, code: str, msg: str) -> dict[str, Any]:

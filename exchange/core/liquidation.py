@@ -160,14 +160,17 @@ def liquidate_cross(venue: Venue, acct: Account, out: list[Event]) -> None:
     total = sum(notionals)
     shares = [balance * n // total for n in notionals]
     shares[-1] += balance - sum(shares)
-    closes: list[tuple[str, int]] = []
+    closes: list[tuple[str, int, int]] = []
     for pos, share in zip(crossed, shares, strict=True):
-        closes.append((pos.symbol, _take_over(venue, acct, pos, abs(pos.size), share, False,
-                                              out)))
-    acct.wallet = 0  # what was left went to the engine, share by share
+        limit = _take_over(venue, acct, pos, abs(pos.size), share, False, out, credit=False)
+        closes.append((pos.symbol, limit, share))
+    acct.wallet = 0  # what was left goes to the engine, share by share
     _forget_warning(venue, acct.account_id, "")
     acct.warned = False
-    for symbol, limit in closes:
+    for symbol, limit, share in closes:
+        # Each symbol's close stands on its own share: a negative share of one symbol must
+        # not be paid from the fund before that symbol's own close has offset it.
+        venue.engine.wallet += share
         _close_engine(venue, symbol, limit, acct.account_id, out)
 
 
@@ -214,10 +217,11 @@ def _step_down(venue: Venue, acct: Account, pos: Position, backing: int,
 
 
 def _take_over(venue: Venue, acct: Account, pos: Position, lots: int, backing: int,
-               partial: bool, out: list[Event]) -> int:
+               partial: bool, out: list[Event], credit: bool = True) -> int:
     """Move ``lots`` of the position to the engine at the mark; return the engine's limit
     price (the bankruptcy price of the position, backed by ``backing`` atoms of margin,
-    rounded to the tick in the fund's favour)."""
+    rounded to the tick in the fund's favour). The margin left goes to the engine's wallet
+    now, or (``credit`` False) when the caller closes that symbol."""
     symbol = pos.symbol
     inst = venue.instruments[symbol]
     mark = venue.marks[symbol]
@@ -245,7 +249,8 @@ def _take_over(venue: Venue, acct: Account, pos: Position, lots: int, backing: i
             acct.wallet += pnl  # zeroed by the caller once every position is taken over
         else:
             pos.isolated_wallet += pnl
-    engine.wallet += leftover
+    if credit:
+        engine.wallet += leftover
     venue.position_changed(acct.account_id, pos)
     out.append(PositionTakenOver(venue.next_seq(), venue.now, acct.account_id, symbol,
                                  side * lots, mark, limit, leftover, partial))

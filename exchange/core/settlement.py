@@ -6,8 +6,9 @@ Where the money goes:
 - isolated positions: realized PnL goes to the position's isolated wallet, and a reduce releases
   the closed share of that wallet back to the cross wallet (all of it on a full close); an
   opening fill moves its initial margin from the cross wallet in, priced at the lower of the
-  fill price and the mark: never more than the pre-trade check reserved (a sell filled above
-  its limit must not take more than was set aside for it).
+  fill price and the mark, plus the open loss of a fill worse than the mark: never more than
+  the pre-trade check reserved (a sell filled above its limit must not take more than was set
+  aside for it).
 
 Each fill moves money only between wallets of the account, the venue's fee income and, through
 the counterparty's cost basis, the other side of the trade, so
@@ -47,6 +48,11 @@ def settle_fill(acct: Account, pos: Position, inst: Instrument, side: int, price
     if opened:
         at = price if mark is None else min(price, mark)
         margin = ceil_div(at * opened * atpl, pos.leverage)
+        if mark is not None:
+            # A fill worse than the mark is a loss from the first moment: it comes with its
+            # own margin, as the pre-trade check made the account afford, so the isolated
+            # position does not open already past bankruptcy.
+            margin += max(0, (price - mark) * side) * opened * atpl
         acct.wallet -= margin
         iso += margin
     pos.isolated_wallet = iso

@@ -119,6 +119,7 @@ class Exchange:
             self.history = History(open_database(url), self.instruments)
             self.subscribers.append(self.history.add)
         self._history_task: asyncio.Task[None] | None = None
+        self._history_write: asyncio.Future[None] | None = None
         recovered = self._recover()
         # The state as recovered, before the agents act again: equal to the one at the stop.
         self.recovered_digest = self.venue.digest()
@@ -346,10 +347,16 @@ class Exchange:
         while True:
             await asyncio.sleep(0.2)
             if history.pending():
+                batch = history.take()
+                self._history_write = loop.run_in_executor(None, history.write, *batch)
                 try:
-                    await loop.run_in_executor(None, history.write, *history.take())
+                    await asyncio.shield(self._history_write)
+                except asyncio.CancelledError:
+                    raise  # stop() waits for the write still running in its thread
                 except Exception:  # a database hiccup must not stop trading: logged, retried
-                    log.exception("writing the history tables failed")
+                    log.exception("writing the history tables failed; retrying the batch")
+                    history.put_back(*batch)
+                self._history_write = None
 
     async def stop(self) -> None:
         for task in (self._task, self._flusher, self._history_task):
@@ -357,6 +364,11 @@ class Exchange:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+        if self._history_write is not None:
+            # A batch already in a worker thread finishes before the last one is written:
+            # two writers at once would race (and a reader right after stop would miss rows).
+            with contextlib.suppress(Exception):
+                await self._history_write
         self._task = self._flusher = self._history_task = None
         self.close()
 

@@ -84,6 +84,7 @@ class Hub:
         self.exchange = exchange
         self.by_stream: dict[str, set[Connection]] = defaultdict(set)
         self.by_user: dict[int, set[Connection]] = defaultdict(set)
+        self.last_depth_seq: dict[str, int] = {}
         exchange.subscribers.append(self.publish)
 
     def publish(self, events: list[Event]) -> None:
@@ -94,6 +95,11 @@ class Hub:
             symbol = getattr(e, "symbol", None)
             if kind is BookChanged:
                 streams.append(f"depth@{symbol}")
+                # The previous depth delta's book_seq, so that a client sees a lost delta
+                # (book_seq also counts the book's other events, so it skips numbers).
+                assert isinstance(e, BookChanged)
+                prev = self.last_depth_seq.get(e.symbol, 0)
+                self.last_depth_seq[e.symbol] = e.book_seq
             elif kind is Traded:
                 streams.append(f"trades@{symbol}")
                 streams.append(f"ticker@{symbol}")
@@ -111,6 +117,8 @@ class Hub:
                     else (data if data is not None else event_to_wire(e, instruments))
                 if data is None and not stream.startswith(("ticker", "kline")):
                     data = payload
+                    if kind is BookChanged:
+                        data["prev_book_seq"] = prev
                 for conn in subscribers:
                     conn.send({"stream": stream, "data": payload})
             account = getattr(e, "account", None)

@@ -168,6 +168,15 @@ class History:
         self._rows, self._dirty = {}, {}
         return rows, orders
 
+    def put_back(self, rows: dict[type[SQLModel], list[dict[str, Any]]],
+                 orders: list[dict[str, Any]]) -> None:
+        """Queue again a batch whose write failed (it wrote nothing: one transaction)."""
+        for table, values in rows.items():
+            self._rows.setdefault(table, [])[:0] = values
+        for order in orders:
+            # A newer state of the same order queued since wins over the failed one.
+            self._dirty.setdefault(order["order_id"], order)
+
     # ---------------------------------------------------------------- in a worker thread
 
     def write(self, rows: dict[type[SQLModel], list[dict[str, Any]]],

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from exchange.server import routes_private, routes_public, ws
+from exchange.server import binance, routes_private, routes_public, ws
 from exchange.server.errors import ApiCode, ApiError
 from exchange.server.runtime import Exchange
 
@@ -53,9 +53,20 @@ class IpRateLimit:
             scope, receive, send)
 
 
+def all_routes(routes: Iterable[Any]) -> Iterator[Any]:
+    """Every route, including those of included routers (FastAPI wraps an included router in
+    one object, whose own routes are those of the router it includes)."""
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            yield from all_routes(inner.routes)
+        else:
+            yield route
+
+
 def allowed_methods(app: FastAPI, path: str) -> set[str]:
     methods: set[str] = set()
-    for route in app.routes:
+    for route in all_routes(app.routes):
         regex = getattr(route, "path_regex", None)
         if regex is not None and regex.match(path):
             methods.update(getattr(route, "methods", None) or ())
@@ -115,4 +126,6 @@ def create_app(exchange: Exchange, *, run_clock: bool = True) -> FastAPI:
     app.include_router(routes_public.router)
     app.include_router(routes_private.router)
     app.include_router(ws.router)
+    # The Binance USDⓈ-M facade (/fapi, /sapi, /fstream), with Binance-shaped errors of its own.
+    binance.install(app)
     return app

@@ -1,0 +1,106 @@
+"""A live server for the Binance facade's ccxt tests: ``paper-exchange serve`` on a free
+127.0.0.1 port, users made through the admin API, and ccxt pointed at it by URLs alone."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ccxt
+import pytest
+
+SYMBOL = "BTC/USDT:USDT"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def point(exchange: Any, base: str) -> Any:
+    """Point a ccxt binanceusdm (sync or pro) at ``base``: the README's lines."""
+    for api, url in exchange.urls["api"].items():
+        if isinstance(url, str):
+            exchange.urls["api"][api] = url.replace("https://fapi.binance.com", base).replace(
+                "https://api.binance.com", base)
+    ws = exchange.urls["api"].get("ws")
+    if isinstance(ws, dict):
+        ws["linear"] = base.replace("http", "ws", 1) + "/fstream/ws"
+    return exchange
+
+
+@dataclass
+class Live:
+    url: str
+    data_dir: Path
+    admin_key: str
+    markets: Any = None
+
+    def user(self, name: str, deposit: str = "100000") -> dict[str, Any]:
+        body = json.dumps({"name": f"{name}-{time.time_ns()}", "deposit": deposit}).encode()
+        request = urllib.request.Request(
+            f"{self.url}/api/v1/admin/users", data=body, method="POST",
+            headers={"X-ADMIN-KEY": self.admin_key, "Content-Type": "application/json"})
+        for _ in range(20):
+            try:
+                with urllib.request.urlopen(request, timeout=10) as answer:
+                    user: dict[str, Any] = json.load(answer)
+                    return user
+            except urllib.error.HTTPError as exc:  # the per-IP limit: wait it out
+                if exc.code != 429:
+                    raise
+                time.sleep(1)
+        raise AssertionError("could not create a user")
+
+    def ccxt(self, name: str = "bot", secret: str | None = None,
+             deposit: str = "100000") -> Any:
+        """A ccxt binanceusdm for a new user, its markets loaded once per session."""
+        user = self.user(name, deposit)
+        exchange = point(ccxt.binanceusdm({"apiKey": user["api_key"],
+                                           "secret": secret or user["secret"]}), self.url)
+        exchange.user = user
+        if self.markets is None:
+            exchange.load_markets()
+            self.markets = (exchange.markets, exchange.currencies)
+        else:
+            exchange.set_markets(*self.markets)
+        return exchange
+
+
+@pytest.fixture(scope="package")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    data_dir = tmp_path_factory.mktemp("binance") / "data"
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "exchange", "serve", "--port", str(port), "--data-dir",
+         str(data_dir)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/fapi/v1/ping", timeout=1):
+                break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"server did not start: {proc.stdout.read() if proc.stdout else ''}")
+            time.sleep(0.2)
+    admin_key = (data_dir / "admin.key").read_text().strip()
+    time.sleep(1.5)  # the first clock beats: a traded price and a mark
+    yield Live(url, data_dir, admin_key)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out
+    assert "Traceback" not in out, out

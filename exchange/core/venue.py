@@ -122,6 +122,9 @@ class Venue:
         # (account, symbol) whose position changed during the command: their reduce-only
         # orders are checked once the book is done.
         self._dirty: set[tuple[int, str]] = set()
+        # Symbols whose last price changed during the command: their CONTRACT_PRICE
+        # triggers are checked once the book is done.
+        self._traded: set[str] = set()
         # Accounts holding a position, per symbol (insertion-ordered, so iteration is
         # deterministic): those a mark change can liquidate or funding can touch.
         self.holders: dict[str, dict[int, None]] = {s: {} for s in self.instruments}
@@ -173,6 +176,8 @@ class Venue:
                 raise
             return [Rejected(self.seq, ts, name, account, r.code, r.message,
                              getattr(command, "client_order_id", None))]
+        if self._dirty or self._traded:
+            self._follow_ups(out)
         return out
 
     def _next(self) -> int:
@@ -343,8 +348,6 @@ class Venue:
         """What follows a new mark: mark-price triggers, then margin calls and liquidations."""
         self._fire_triggers(symbol, WorkingType.MARK_PRICE, self.marks[symbol], out)
         liquidation.check(self, [symbol], out)
-        if self._dirty:
-            self._after_trading(symbol, out)
 
     def _set_index_price(self, c: SetIndexPrice, out: list[Event]) -> None:
         self._instrument(c.symbol)
@@ -459,8 +462,6 @@ class Venue:
             self.triggers[c.symbol].add(order, self._working_price(c.symbol, order.working_type))
             return
         self._enter_book(acct, pos, inst, order, out)
-        if self._dirty:
-            self._after_trading(c.symbol, out)
 
     def _working_price(self, symbol: str, working: WorkingType) -> int:
         """The price a conditional order watches; before the first trade, the last price is
@@ -778,6 +779,7 @@ class Venue:
         trade_id = self.next_trade_id
         self.next_trade_id += 1
         self.markets[symbol].last = t.price
+        self._traded.add(symbol)
         out.append(Traded(self._next(), ts, symbol, trade_id, t.price, t.quantity, t.aggressor,
                           t.maker_order_id, t.taker_order_id))
         maker = self.orders[t.maker_order_id]
@@ -896,23 +898,26 @@ class Venue:
 
     _dirty: set[tuple[int, str]]
 
-    def _after_trading(self, symbol: str, out: list[Event]) -> None:
-        """Trim reduce-only orders of positions that changed, then fire the triggers that the
-        new last price reaches; repeat while fired orders trade."""
+    def _follow_ups(self, out: list[Event]) -> None:
+        """What any trading in a command sets off, whichever symbol and however it came
+        (orders, triggers, liquidations, ADL): reduce-only orders trimmed to the positions that
+        changed, then the last-price triggers of every symbol that traded; repeated while
+        fired orders trade."""
         rounds = 0
-        while True:
+        while self._dirty or self._traded:
             dirty = sorted(self._dirty)
             self._dirty.clear()
             for account_id, sym in dirty:
                 self._trim_reduce_only(self.accounts[account_id], sym, out)
-            last = self.markets[symbol].last
-            fired_any = False
-            if last is not None and rounds <= len(self.orders):
-                fired_any = self._fire_triggers(symbol, WorkingType.CONTRACT_PRICE, last, out,
-                                                follow_up=False)
+            traded = sorted(self._traded)
+            self._traded.clear()
             rounds += 1
-            if not fired_any and not self._dirty:
-                return
+            if rounds > len(self.orders) + 1:
+                continue  # every conditional order fires at most once: this cannot go on
+            for sym in traded:
+                last = self.markets[sym].last
+                if last is not None:
+                    self._fire_triggers(sym, WorkingType.CONTRACT_PRICE, last, out)
 
     def _trim_reduce_only(self, acct: Account, symbol: str, out: list[Event]) -> None:
         """Keep reduce-only orders able only to shrink the position: cancel those on the wrong
@@ -939,8 +944,8 @@ class Venue:
                 self._book_events(symbol, inst, result, None, out)
             room -= o.remaining
 
-    def _fire_triggers(self, symbol: str, working: WorkingType, price: int, out: list[Event],
-                       follow_up: bool = True) -> bool:
+    def _fire_triggers(self, symbol: str, working: WorkingType, price: int,
+                       out: list[Event]) -> bool:
         """Fire the conditional orders that ``price`` reaches; True if any fired."""
         fired = self.triggers[symbol].fired(working, price, self.orders)
         if not fired:
@@ -975,8 +980,6 @@ class Venue:
                                         ExpireReason.TRIGGER_REJECTED, str(r.code)))
                 continue
             self._enter_book(acct, pos, inst, order, out)
-        if follow_up:
-            self._after_trading(symbol, out)
         return True
 
     # ================================================================ orders: cancel, amend
@@ -1084,8 +1087,6 @@ class Venue:
         else:
             pos.resting += 1
             _reserve(pos, order.side, price, order.remaining, order.reduce_only, 1)
-        if self._dirty:
-            self._after_trading(c.symbol, out)
 
     # ================================================================ state
 

@@ -291,7 +291,7 @@ def independent_holdings(venue: Venue) -> int:
     return held
 
 
-# A known venue crash, with a minimal repro below marked xfail(strict=True): liquidating a
+# Fixed (the flag stays for the record; its repro below now passes): liquidating a
 # cross account past bankruptcy with positions in two symbols takes both over first (the
 # engine's one wallet gets both negative leftovers), then closes them one symbol at a time
 # and hands the engine's whole wallet to the fund after the first, so the fund goes negative
@@ -302,7 +302,7 @@ def independent_holdings(venue: Venue) -> int:
 KNOWN_BUG_FUND_NEGATIVE_MIDWAY = False
 
 
-# A known venue bug, with minimal repros below marked xfail(strict=True): the follow-ups of a
+# Fixed (the flag stays for the record; its repros below now pass): the follow-ups of a
 # fill (trimming reduce-only orders, firing the stops the new last price reaches) run only
 # for the symbol of the command, and not at all for a Tick. So a liquidation fill or an
 # auto-deleveraging in another symbol (a cross liquidation, or funding at a Tick) can leave a
@@ -310,10 +310,10 @@ KNOWN_BUG_FUND_NEGATIVE_MIDWAY = False
 # waiting. Until it is fixed, the state machine discards examples where invariant 7 or the
 # "no stop left unfired" check fails right after liquidation fills; set the flag to False
 # once the xfail tests pass.
-KNOWN_BUG_FOLLOW_UPS = True
+KNOWN_BUG_FOLLOW_UPS = False
 
 
-# A known venue bug, with a minimal repro below marked xfail(strict=True): an isolated
+# Fixed (the flag stays for the record; its repro below now passes): an isolated
 # position opened at a price worse than the mark (a sell below it, a buy above it) gets only
 # its initial margin in its isolated wallet, though the check made the account afford the
 # open loss too; the position is born past bankruptcy and is not liquidated until the next
@@ -1071,9 +1071,6 @@ def test_cross_liquidation_of_two_positions_does_not_crash() -> None:
     assert acct.wallet == 0 and not any(p.size for p in acct.positions.values())
 
 
-@pytest.mark.xfail(strict=True, reason="venue bug: a Tick whose funding payment liquidates an "
-                   "account and auto-deleverages a counterparty leaves that counterparty's "
-                   "reduce-only order resting with no position (Tick never trims)")
 def test_funding_liquidation_on_tick_trims_reduce_only_orders() -> None:
     """Found while checking invariant 7 on funding-driven liquidations. Account 1 is long
     1 BTC (cross, leverage 20) against account 2, and the mark falls to 47,600.5, just short
@@ -1102,9 +1099,6 @@ def test_funding_liquidation_on_tick_trims_reduce_only_orders() -> None:
     check_venue(venue)  # fails: 'reduce-only order without position'
 
 
-@pytest.mark.xfail(strict=True, reason="venue bug: a cross liquidation set off by one symbol's "
-                   "mark trades another symbol through the book but never fires that symbol's "
-                   "CONTRACT_PRICE stops")
 def test_liquidation_fill_in_another_symbol_fires_its_stops() -> None:
     """Found by the "no stop left unfired" check. Account 1 (cross, 300 USDT) is long 0.002
     BTC and short 1 ETH against account 2; account 3 bids 0.003 BTC at 49,900 and has a

@@ -117,6 +117,7 @@ class Exchange:
         if config.history:
             url = database_url(config.data_dir, config.database_url)
             self.history = History(open_database(url), self.instruments)
+            self.history.record_instruments(time.time_ns() // 1_000_000)
             self.subscribers.append(self.history.add)
         self._history_task: asyncio.Task[None] | None = None
         self._history_write: asyncio.Future[None] | None = None

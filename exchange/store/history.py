@@ -44,6 +44,7 @@ from exchange.store.tables import (
     ApiKeyRow,
     FillRow,
     FundingPaymentRow,
+    InstrumentRow,
     InsuranceRow,
     LiquidationRow,
     OrderRow,
@@ -74,6 +75,33 @@ class History:
 
     def _row(self, table: type[SQLModel], **values: Any) -> None:
         self._rows.setdefault(table, []).append(values)
+
+    def record_instruments(self, now: int) -> None:
+        """Store the instruments configuration the server runs with (written at start)."""
+        with self.engine.begin() as conn:
+            insert = sqlite_insert if self.engine.dialect.name == "sqlite" else pg_insert
+            for symbol, inst in sorted(self.instruments.items()):
+                config = json.dumps({
+                    "base_asset": inst.base_asset, "quote_asset": inst.quote_asset,
+                    "tick_size": str(inst.tick_size), "step_size": str(inst.step_size),
+                    "min_qty": inst.qty_str(inst.min_qty), "max_qty": inst.qty_str(inst.max_qty),
+                    "market_max_qty": inst.qty_str(inst.market_max_qty),
+                    "min_notional": format_usdt(inst.min_notional),
+                    "price_band_ppm": inst.price_band_ppm, "market_band_ppm": inst.market_band_ppm,
+                    "max_open_orders": inst.max_open_orders,
+                    "max_conditional_orders": inst.max_conditional_orders,
+                    "maker_fee_ppm": inst.maker_fee_ppm, "taker_fee_ppm": inst.taker_fee_ppm,
+                    "funding_interval_ms": inst.funding_interval_ms,
+                    "interest_ppm": inst.interest_ppm, "funding_cap_ppm": inst.funding_cap_ppm,
+                    "liquidation_fee_ppm": inst.liquidation_fee_ppm,
+                    "tiers": [[t.tier, format_usdt(t.floor),
+                               None if t.cap is None else format_usdt(t.cap), t.max_leverage,
+                               t.mmr_ppm, format_usdt(t.maint_amount)] for t in inst.tiers],
+                }, sort_keys=True)
+                statement = insert(InstrumentRow).values(symbol=symbol, config=config,
+                                                         updated=now)
+                conn.execute(statement.on_conflict_do_update(
+                    index_elements=["symbol"], set_={"config": config, "updated": now}))
 
     def add_user(self, user_id: int, name: str) -> None:
         self._row(UserRow, id=user_id, name=name)

@@ -123,3 +123,12 @@ class KlineRow(SQLModel, table=True):
     close: str = Field(max_length=40)
     volume: str = Field(max_length=40)
     trades: int
+
+
+class InstrumentRow(SQLModel, table=True):
+    """The instruments a server ran with, as configured (one row a symbol, kept current)."""
+
+    __tablename__ = "instruments"
+    symbol: str = Field(primary_key=True, max_length=20)
+    config: str  # the instrument's settings as JSON: tick, step, filters, fees, tiers
+    updated: int = Field(sa_type=BigInteger)

@@ -3,6 +3,7 @@ journal, on SQLite by default and on PostgreSQL when one is reachable."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import uuid
@@ -20,6 +21,7 @@ from exchange.store.tables import (
     ApiKeyRow,
     FillRow,
     FundingPaymentRow,
+    InstrumentRow,
     InsuranceRow,
     LiquidationRow,
     OrderRow,
@@ -58,6 +60,9 @@ def check_history(data_dir: Path, url: str) -> None:
     assert seen["liquidations"] > 0 and seen["transfers"] >= 2
     engine = create_engine(url)
     with Session(engine) as session:
+        configs = {r.symbol: json.loads(r.config) for r in session.exec(select(InstrumentRow))}
+        assert configs["BTCUSDT"]["tick_size"] == "0.10"
+        assert configs["BTCUSDT"]["tiers"][0][3] == 125
         statuses = set(session.exec(select(OrderRow.status)).all())
         assert "FILLED" in statuses
         gambler = session.exec(select(UserRow).where(UserRow.name == "gambler")).one()

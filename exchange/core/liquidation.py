@@ -79,7 +79,7 @@ def check(venue: Venue, symbols: list[str], out: list[Event]) -> None:
             continue
         holders = venue.holders[symbol]
         due = set(venue.watches[symbol].due(mark))
-        due.update(a for a in venue.multi if a in holders)
+        due.update(_multi_due(venue, symbol, mark))
         due.update(a for a, s in venue.warned if a in holders and s in ("", symbol))
         for account_id in sorted(due):
             acct = venue.accounts[account_id]
@@ -110,6 +110,42 @@ def check(venue: Venue, symbols: list[str], out: list[Event]) -> None:
             liquidate_isolated(venue, acct, acct.positions[symbol], out)
         else:
             liquidate_cross(venue, acct, out)
+
+
+def _multi_due(venue: Venue, symbol: str, mark: int) -> list[int]:
+    """The accounts with cross positions in several symbols that this tick may have brought
+    to a margin call or liquidation: their liquidation prices move with other marks, so they
+    have no key in the watch; instead each has a budget, the margin it can lose before 80%,
+    which every tick spends by the most the move can cost it (twice |size| x |move|: the
+    loss, and the maintenance margin's growth). Only accounts that spent it, or changed since
+    their last check, are checked exactly (and get a fresh budget)."""
+    previous = venue.checked_marks.get(symbol, mark)
+    venue.checked_marks[symbol] = mark
+    move = abs(mark - previous)
+    holders = venue.holders[symbol]
+    budgets = venue.multi_budget
+    due: list[int] = []
+    for account_id in venue.multi:
+        if account_id not in holders:
+            continue
+        budget = budgets.get(account_id)
+        if budget is not None:
+            pos = venue.accounts[account_id].positions[symbol]
+            budget -= 2 * abs(pos.size) * move * pos.atpl
+            if budget > 0:
+                budgets[account_id] = budget
+                continue
+        due.append(account_id)
+    for account_id in due:
+        acct = venue.accounts[account_id]
+        balance = risk.cross_margin_balance(acct, venue.instruments, venue.marks)
+        mm = risk.cross_maintenance(acct, venue.instruments, venue.marks)
+        room = balance - ceil_div(mm * PPM, MARGIN_CALL_PPM)
+        if room > 0:
+            budgets[account_id] = room
+        else:
+            budgets.pop(account_id, None)  # at or past 80%: looked at on every tick
+    return due
 
 
 def _warn(venue: Venue, account: int, symbol: str | None, ratio: int | None, warned: bool,

@@ -133,6 +133,13 @@ class Venue:
         # since their keys were computed, and the margin calls out (account, symbol or "").
         self.watches: dict[str, Watch] = {s: Watch() for s in self.instruments}
         self.multi: set[int] = set()
+        # For accounts in ``multi``: how much their margin can still fall (atoms) before the
+        # margin call's 80% is possible, as last checked, and the mark each symbol was checked
+        # at. A tick spends |size| x |move| of it; the account is checked exactly only when it
+        # is spent (or the account changed). A cache of when to look, not state: losing it
+        # (a restart) only means looking once more.
+        self.multi_budget: dict[int, int] = {}
+        self.checked_marks: dict[str, int] = {}
         self.warned: set[tuple[int, str]] = set()
         self._risk_dirty: set[int] = set()
         # The liquidation engine: takes over positions and closes them (liquidation.py).
@@ -850,6 +857,7 @@ class Venue:
         if not self._risk_dirty:
             return
         for account_id in self._risk_dirty:
+            self.multi_budget.pop(account_id, None)
             acct = self.accounts.get(account_id)
             if acct is None:
                 continue

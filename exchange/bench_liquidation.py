@@ -53,7 +53,7 @@ def build(venue: Venue, positions: int, seed: int) -> tuple[int, int]:
 
     def apply(command: object) -> None:
         nonlocal rejected
-        events = venue.apply(command)  # type: ignore[arg-type]
+        events = venue.apply(command)
         if type(events[0]) is Rejected:
             rejected += 1
 

@@ -93,11 +93,11 @@ def run(book: Book, commands: int, seed: int, first_id: int) -> tuple[float, int
         for kind, oid, owner, side, price, qty in chunk:
             start = clock()
             if kind == LIMIT:
-                out = place(oid, owner, side, price, qty)  # type: ignore[arg-type]
+                out = place(oid, owner, side, price, qty)
             elif kind == CANCEL:
                 out = cancel(oid, owner)
             else:
-                out = place(oid, owner, side, price, qty, ioc)  # type: ignore[arg-type]
+                out = place(oid, owner, side, price, qty, ioc)
             record(clock() - start)
             events += len(out)
         elapsed += clock() - chunk_start

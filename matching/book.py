@@ -45,9 +45,11 @@ from matching.orders import (
     TimeInForce,
 )
 
-_SIDES = {1: Side.BUY, -1: Side.SELL}
-_TIFS = {int(t): t for t in TimeInForce}
-_STPS = {int(s): s for s in SelfTradePrevention}
+# What a caller may pass for a side, a time in force or a self-trade-prevention mode: a member
+# or its int value. Keyed by ``object`` because the public methods take what they are given.
+_SIDES: dict[object, Side] = {1: Side.BUY, -1: Side.SELL}
+_TIFS: dict[object, TimeInForce] = {int(t): t for t in TimeInForce}
+_STPS: dict[object, SelfTradePrevention] = {int(s): s for s in SelfTradePrevention}
 
 _BUY = Side.BUY
 _SELL = Side.SELL
@@ -134,7 +136,18 @@ class _Order:
 
 
 class Book:
-    """One instrument's order book. Not thread-safe: one writer applies commands in order."""
+    """One instrument's order book. Not thread-safe: one writer applies commands in order.
+
+    The commands (``place``, ``place_market``, ``cancel``, ``amend``, ``cancel_all``) take their
+    arguments as ``object`` and check them: a wrong value or type is answered with a
+    ``Rejected`` event and changes nothing. Order ids and owners are ints; sides, times in
+    force and STP modes are members of their enums or their int values; prices and quantities
+    are positive ints. An int means an ``int``: not a bool, a float or another subclass.
+
+    (Annotated ``object`` rather than as what they should be because that is what they are
+    until checked, and because the compiled build, mypyc, checks annotated types at the call
+    and would raise ``TypeError`` before the check could answer.)
+    """
 
     def __init__(self) -> None:
         self._bids: SortedDict[int, _Level] = SortedDict()  # key: -price
@@ -235,27 +248,38 @@ class Book:
 
     def place(
         self,
-        order_id: int,
-        owner: int,
-        side: Side,
-        price: int,
-        quantity: int,
-        tif: TimeInForce = _GTC,
-        stp: SelfTradePrevention = _EXPIRE_TAKER,
+        order_id: object,
+        owner: object,
+        side: object,
+        price: object,
+        quantity: object,
+        tif: object = _GTC,
+        stp: object = _EXPIRE_TAKER,
     ) -> list[Event]:
         """Place a limit order. GTX is post-only."""
-        s = _SIDES.get(side)
-        if s is None:
+        if type(order_id) is not int or type(owner) is not int:
+            return self._reject_ids(order_id, owner)
+        try:
+            s = _SIDES.get(side)
+        except TypeError:  # unhashable: no side
+            s = None
+        if s is None or (side is not s and type(side) is not int):  # True == 1.0 == 1: no side
             return self._reject(order_id, owner, RejectReason.INVALID_SIDE)
         if type(quantity) is not int or quantity <= 0:
             return self._reject(order_id, owner, RejectReason.INVALID_QUANTITY)
         if type(price) is not int or price <= 0:
             return self._reject(order_id, owner, RejectReason.INVALID_PRICE)
-        t = _TIFS.get(tif)
-        if t is None:
+        try:
+            t = _TIFS.get(tif)
+        except TypeError:
+            t = None
+        if t is None or (tif is not t and type(tif) is not int):
             return self._reject(order_id, owner, RejectReason.INVALID_TIME_IN_FORCE)
-        mode = _STPS.get(stp)
-        if mode is None:
+        try:
+            mode = _STPS.get(stp)
+        except TypeError:
+            mode = None
+        if mode is None or (stp is not mode and type(stp) is not int):
             return self._reject(order_id, owner, RejectReason.INVALID_STP_MODE)
         if order_id in self._orders:
             return self._reject(order_id, owner, RejectReason.DUPLICATE_ORDER_ID)
@@ -298,38 +322,45 @@ class Book:
 
     def place_market(
         self,
-        order_id: int,
-        owner: int,
-        side: Side,
-        quantity: int,
-        protection_price: int | None = None,
-        stp: SelfTradePrevention = _EXPIRE_TAKER,
+        order_id: object,
+        owner: object,
+        side: object,
+        quantity: object,
+        protection_price: object = None,
+        stp: object = _EXPIRE_TAKER,
     ) -> list[Event]:
         """Place a market order: it sweeps the opposite side until filled, until the next
         level lies beyond ``protection_price`` (if given), or until the side is empty; the
         unfilled rest expires. It never rests."""
-        s = _SIDES.get(side)
-        if s is None:
+        if type(order_id) is not int or type(owner) is not int:
+            return self._reject_ids(order_id, owner)
+        try:
+            s = _SIDES.get(side)
+        except TypeError:  # unhashable: no side
+            s = None
+        if s is None or (side is not s and type(side) is not int):  # True == 1.0 == 1: no side
             return self._reject(order_id, owner, RejectReason.INVALID_SIDE)
         if type(quantity) is not int or quantity <= 0:
             return self._reject(order_id, owner, RejectReason.INVALID_QUANTITY)
-        if protection_price is not None and (
-            type(protection_price) is not int or protection_price <= 0
-        ):
-            return self._reject(order_id, owner, RejectReason.INVALID_PRICE)
-        mode = _STPS.get(stp)
-        if mode is None:
+        protection: int | None = None
+        bound = _NO_BOUND
+        if protection_price is not None:
+            if type(protection_price) is not int or protection_price <= 0:
+                return self._reject(order_id, owner, RejectReason.INVALID_PRICE)
+            protection = protection_price
+            bound = protection if s is _BUY else -protection
+        try:
+            mode = _STPS.get(stp)
+        except TypeError:
+            mode = None
+        if mode is None or (stp is not mode and type(stp) is not int):
             return self._reject(order_id, owner, RejectReason.INVALID_STP_MODE)
         if order_id in self._orders:
             return self._reject(order_id, owner, RejectReason.DUPLICATE_ORDER_ID)
-        if protection_price is None:
-            bound = _NO_BOUND
-        else:
-            bound = protection_price if s is _BUY else -protection_price
 
         seq = self._seq + 1
         events: list[Event] = [Accepted(seq, order_id, owner, s, OrderType.MARKET, _IOC,
-                                        protection_price, quantity)]
+                                        protection, quantity)]
         seq, remaining, status = self._match(events, seq, order_id, owner, s, quantity, bound,
                                              mode)
         if remaining:
@@ -344,7 +375,9 @@ class Book:
         self._seq = seq
         return events
 
-    def cancel(self, order_id: int, owner: int) -> list[Event]:
+    def cancel(self, order_id: object, owner: object) -> list[Event]:
+        if type(order_id) is not int or type(owner) is not int:
+            return self._reject_ids(order_id, owner)
         o = self._orders.get(order_id)
         if o is None or o.owner != owner:
             return self._reject(order_id, owner, RejectReason.UNKNOWN_ORDER)
@@ -352,8 +385,11 @@ class Book:
         self._seq = self._cancel(events, self._seq, o)
         return events
 
-    def cancel_all(self, owner: int) -> list[Event]:
-        """Cancel every resting order of ``owner``, in ascending order id."""
+    def cancel_all(self, owner: object) -> list[Event]:
+        """Cancel every resting order of ``owner``, in ascending order id. (It names no order:
+        its rejection, for an owner that is not an int, carries order id 0.)"""
+        if type(owner) is not int:
+            return self._reject(0, owner, RejectReason.INVALID_OWNER)
         events: list[Event] = []
         seq = self._seq
         for o in self._owned(owner):
@@ -363,10 +399,10 @@ class Book:
 
     def amend(
         self,
-        order_id: int,
-        owner: int,
-        price: int | None = None,
-        quantity: int | None = None,
+        order_id: object,
+        owner: object,
+        price: object = None,
+        quantity: object = None,
     ) -> list[Event]:
         """Change a resting order's price and/or total quantity.
 
@@ -375,17 +411,25 @@ class Book:
         at which a post-only order would take (both as Binance does). At a new price the order
         may trade at once, as a taker, with its own self-trade-prevention mode.
         """
+        if type(order_id) is not int or type(owner) is not int:
+            return self._reject_ids(order_id, owner)
         o = self._orders.get(order_id)
         if o is None or o.owner != owner:
             return self._reject(order_id, owner, RejectReason.UNKNOWN_ORDER)
-        if quantity is not None and (type(quantity) is not int or quantity <= 0):
-            return self._reject(order_id, owner, RejectReason.INVALID_QUANTITY)
-        if price is not None and (type(price) is not int or price <= 0):
-            return self._reject(order_id, owner, RejectReason.INVALID_PRICE)
         level = o.level
         old_price = level.price
-        new_price = old_price if price is None else price
-        new_quantity = o.quantity if quantity is None else quantity
+        if quantity is None:
+            new_quantity = o.quantity
+        elif type(quantity) is int and quantity > 0:
+            new_quantity = quantity
+        else:
+            return self._reject(order_id, owner, RejectReason.INVALID_QUANTITY)
+        if price is None:
+            new_price = old_price
+        elif type(price) is int and price > 0:
+            new_price = price
+        else:
+            return self._reject(order_id, owner, RejectReason.INVALID_PRICE)
         if new_price == old_price and new_quantity == o.quantity:
             return self._reject(order_id, owner, RejectReason.NO_CHANGE)
 
@@ -452,8 +496,15 @@ class Book:
 
     # ------------------------------------------------------------------ internals
 
-    def _reject(self, order_id: int, owner: int, reason: RejectReason) -> list[Event]:
-        return [Rejected(self._seq, order_id, owner, reason)]
+    def _reject(self, order_id: object, owner: object, reason: RejectReason) -> list[Event]:
+        # The event echoes the order id and owner as given, whatever they are.
+        return [Rejected(self._seq, order_id, owner, reason)]  # type: ignore[arg-type]
+
+    def _reject_ids(self, order_id: object, owner: object) -> list[Event]:
+        """The rejection of a command whose order id or owner is not an int."""
+        reason = (RejectReason.INVALID_ORDER_ID if type(order_id) is not int
+                  else RejectReason.INVALID_OWNER)
+        return self._reject(order_id, owner, reason)
 
     def _owned(self, owner: int) -> list[_Order]:
         """The owner's resting orders in ascending order id."""

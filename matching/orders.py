@@ -54,6 +54,8 @@ class RejectReason(StrEnum):
     POST_ONLY_WOULD_TAKE = "POST_ONLY_WOULD_TAKE"
     UNKNOWN_ORDER = "UNKNOWN_ORDER"
     NO_CHANGE = "NO_CHANGE"
+    INVALID_ORDER_ID = "INVALID_ORDER_ID"  # an order id is an int (not a bool)
+    INVALID_OWNER = "INVALID_OWNER"  # an owner is an int (not a bool)
 
 
 class ExpireReason(StrEnum):

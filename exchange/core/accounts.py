@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from exchange.core.native import mypyc_attr
 from exchange.core.positions import Position
 
 
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)  # see native.py
 class Account:
     __slots__ = ("account_id", "client_ids", "positions", "wallet", "warned")
 

@@ -128,3 +128,119 @@ class SetMarkPrice(NamedTuple):
 Command = (CreateAccount | Deposit | Withdraw | SetLeverage | SetMarginMode | AdjustIsolatedMargin
            | PlaceOrder | CancelOrder | AmendOrder | CancelAllOrders | SetIndexPrice | Tick
            | SetMarkPrice)
+
+
+# ---------------------------------------------------------------- raw views
+#
+# A command's fields hold what their annotations say only once the venue has checked them:
+# whoever builds a command (the shell, a test, a replayed journal) may put a float, a string
+# or None anywhere. The venue reads a field through the command's raw view (the same fields,
+# in the same order, typed ``object``) until a check has narrowed it, so that its checks see
+# the value as it is. This matters for the compiled build: mypyc reads a field of a command as
+# its annotated type and raises TypeError on anything else, before the check could reject it.
+# A view is only ever a ``cast`` of its command, never built; tests keep the fields in step.
+
+
+class RawCreateAccount(NamedTuple):
+    ts: object
+    account: object
+
+
+class RawDeposit(NamedTuple):
+    ts: object
+    account: object
+    amount: object
+
+
+class RawWithdraw(NamedTuple):
+    ts: object
+    account: object
+    amount: object
+
+
+class RawSetLeverage(NamedTuple):
+    ts: object
+    account: object
+    symbol: object
+    leverage: object
+
+
+class RawSetMarginMode(NamedTuple):
+    ts: object
+    account: object
+    symbol: object
+    mode: object
+
+
+class RawAdjustIsolatedMargin(NamedTuple):
+    ts: object
+    account: object
+    symbol: object
+    delta: object
+
+
+class RawPlaceOrder(NamedTuple):
+    ts: object
+    account: object
+    symbol: object
+    side: object
+    order_type: object
+    quantity: object
+    price: object
+    tif: object
+    reduce_only: object
+    close_position: object
+    stop_price: object
+    working_type: object
+    callback_ppm: object
+    activation_price: object
+    client_order_id: object
+    stp: object
+
+
+class RawCancelOrder(NamedTuple):
+    ts: object
+    account: object
+    symbol: object
+    order_id: object
+    client_order_id: object
+
+
+class RawAmendOrder(NamedTuple):
+    ts: object
+    account: object
+    symbol: object
+    order_id: object
+    client_order_id: object
+    price: object
+    quantity: object
+
+
+class RawCancelAllOrders(NamedTuple):
+    ts: object
+    account: object
+    symbol: object
+
+
+class RawSetIndexPrice(NamedTuple):
+    ts: object
+    symbol: object
+    index_price: object
+
+
+class RawSetMarkPrice(NamedTuple):
+    ts: object
+    symbol: object
+    mark: object
+    index_price: object
+
+
+RAW_VIEWS: dict[type, type] = {
+    CreateAccount: RawCreateAccount, Deposit: RawDeposit, Withdraw: RawWithdraw,
+    SetLeverage: RawSetLeverage, SetMarginMode: RawSetMarginMode,
+    AdjustIsolatedMargin: RawAdjustIsolatedMargin, PlaceOrder: RawPlaceOrder,
+    CancelOrder: RawCancelOrder, AmendOrder: RawAmendOrder, CancelAllOrders: RawCancelAllOrders,
+    SetIndexPrice: RawSetIndexPrice, SetMarkPrice: RawSetMarkPrice,
+}
+"""Each command with a raw view, and its view (Tick has only ``ts``, which ``apply`` reads
+with ``getattr``)."""

@@ -21,12 +21,14 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+from exchange.core.native import mypyc_attr
 from exchange.core.prices import RATE_SCALE
 
 CLAMP_E8 = 50_000  # 0.05%
 PPM_TO_E8 = 100
 
 
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)  # see native.py
 class FundingState:
     __slots__ = ("interval_ms", "next_sample", "next_time", "rate_e8", "sample_ms", "samples")
 

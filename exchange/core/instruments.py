@@ -14,9 +14,9 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from exchange.core.units import (
     ATOMS_PER_USDT,
@@ -253,11 +253,20 @@ class Instrument:
     def qty_str(self, lots: int) -> str:
         return format_units(lots, self.step_size)
 
-    def parse_price(self, text: str) -> int:
+    def parse_price(self, text: object) -> int:
         return parse_units(text, self.tick_size, "price")
 
-    def parse_qty(self, text: str) -> int:
+    def parse_qty(self, text: object) -> int:
         return parse_units(text, self.step_size, "quantity")
+
+    def __reduce__(self) -> tuple[Any, tuple[dict[str, Any]]]:
+        """Pickled (snapshots) as the arguments that build it, ``__post_init__`` deriving the
+        rest: a frozen instance of the compiled build (mypyc) could not take a state back."""
+        return _rebuild, ({f.name: getattr(self, f.name) for f in fields(self) if f.init},)
+
+
+def _rebuild(values: dict[str, Any]) -> Instrument:
+    return Instrument(**values)
 
 
 class InstrumentConfigError(ValueError):

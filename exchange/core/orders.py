@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from exchange.core.native import mypyc_attr
 from matching import SelfTradePrevention, Side, TimeInForce
 
 
@@ -64,6 +65,7 @@ class ExpireReason(StrEnum):
     TRIGGER_REJECTED = "TRIGGER_REJECTED"  # triggered, then failed a check (margin, position)
 
 
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)  # see native.py
 class Order:
     """An open order as the venue tracks it: resting on the book, or conditional and waiting
     for its trigger. Mutable; it leaves ``Venue.orders`` when it is filled, canceled or

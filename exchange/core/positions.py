@@ -9,9 +9,11 @@ received minus what was paid, and no rounding creates money.
 
 from __future__ import annotations
 
+from exchange.core.native import mypyc_attr
 from exchange.core.orders import MarginMode, Order
 
 
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)  # see native.py
 class Position:
     __slots__ = ("atpl", "buy_lots", "buy_notional", "entry_notional", "isolated_wallet",
                  "leverage", "mode", "order_im", "orders", "realized_pnl", "reduce_buy_lots",

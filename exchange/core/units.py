@@ -101,7 +101,7 @@ def _to_units(text: object, unit: Decimal, what: str, *, signed: bool, too_fine:
     return sign * units
 
 
-def parse_units(text: str, unit: Decimal, what: str, *, signed: bool = False) -> int:
+def parse_units(text: object, unit: Decimal, what: str, *, signed: bool = False) -> int:
     """How many ``unit`` make ``text``: ``parse_units("0.30", Decimal("0.10"), "price") == 3``.
 
     ``what`` names the field in the error. Negative text is an error unless ``signed``.
@@ -122,7 +122,7 @@ def format_units(n: int, unit: Decimal) -> str:
     return f"{sign}{whole}.{fraction:0{decimals}d}"
 
 
-def parse_decimal(text: str, what: str) -> Decimal:
+def parse_decimal(text: object, what: str) -> Decimal:
     """Plain non-negative decimal text as a ``Decimal`` that keeps its written decimals.
 
     For sizes that *are* units (tick size, step size): ``"0.10"`` stays two decimals, which is
@@ -131,10 +131,11 @@ def parse_decimal(text: str, what: str) -> Decimal:
     negative, mantissa, _ = _split_text(text, what)
     if negative and mantissa:
         raise UnitError(what, f"{what} must not be negative, got {text}: write a value >= 0")
+    assert isinstance(text, str)  # _split_text took nothing else
     return Decimal(text.lstrip("-"))
 
 
-def parse_usdt(text: str, what: str, *, signed: bool = False) -> int:
+def parse_usdt(text: object, what: str, *, signed: bool = False) -> int:
     """USDT text as atoms: ``"12.5"`` -> ``1_250_000_000``. More than 8 decimals is an error."""
     return _to_units(text, _ATOM, what, signed=signed,
                      too_fine="has more than 8 decimals (1 atom = 0.00000001 USDT)")
@@ -145,7 +146,7 @@ def format_usdt(atoms: int) -> str:
     return format_units(atoms, _ATOM)
 
 
-def parse_ppm(text: str, what: str) -> int:
+def parse_ppm(text: object, what: str) -> int:
     """A rate written as a fraction, in ppm: ``"0.0005"`` -> 500. May be negative."""
     return _to_units(text, _ONE_PPM, what, signed=True,
                      too_fine="is finer than 1 ppm (rates have at most 6 decimals)")

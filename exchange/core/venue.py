@@ -11,6 +11,11 @@
    steps 1-4 themselves.
 
 The venue reads no clock and draws no random numbers: time arrives on the commands.
+
+A command's fields are whatever its sender put there: the handlers check each field through
+the command's raw view (``commands.py``: the same fields typed ``object``) before they use it
+as its annotated type, so that a float quantity or a string account id is rejected with its
+code in the compiled build (mypyc) exactly as in pure Python, rather than raising TypeError.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, cast
 
 from exchange.core import funding, liquidation, risk
 from exchange.core.accounts import Account
@@ -27,10 +32,21 @@ from exchange.core.commands import (
     AmendOrder,
     CancelAllOrders,
     CancelOrder,
-    Command,
     CreateAccount,
     Deposit,
     PlaceOrder,
+    RawAdjustIsolatedMargin,
+    RawAmendOrder,
+    RawCancelAllOrders,
+    RawCancelOrder,
+    RawCreateAccount,
+    RawDeposit,
+    RawPlaceOrder,
+    RawSetIndexPrice,
+    RawSetLeverage,
+    RawSetMarginMode,
+    RawSetMarkPrice,
+    RawWithdraw,
     SetIndexPrice,
     SetLeverage,
     SetMarginMode,
@@ -62,6 +78,7 @@ from exchange.core.events import (
     Withdrawn,
 )
 from exchange.core.instruments import Instrument
+from exchange.core.native import mypyc_attr
 from exchange.core.orders import (
     CONDITIONAL_TYPES,
     LIMIT_ON_TRIGGER,
@@ -97,6 +114,7 @@ MAX_CALLBACK_PPM = 100_000  # 10%
 _SIDES = {1: Side.BUY, -1: Side.SELL}
 
 
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)  # see native.py
 class Venue:
     def __init__(self, instruments: Mapping[str, Instrument]) -> None:
         self.instruments: dict[str, Instrument] = dict(instruments)
@@ -163,8 +181,11 @@ class Venue:
 
     # ================================================================ the pipeline
 
-    def apply(self, command: Command) -> list[Event]:
-        """Apply one command; return its events. A rejected command changes nothing."""
+    def apply(self, command: object) -> list[Event]:
+        """Apply one command (a ``Command``); return its events. A rejected command changes
+        nothing, and anything that is not a command is rejected. (Annotated ``object`` because
+        it takes anything: the compiled build, mypyc, would raise TypeError at the call on a
+        value that is not of the annotated type.)"""
         handler = self._handlers.get(type(command))
         ts = getattr(command, "ts", None)
         account = getattr(command, "account", None)
@@ -191,7 +212,11 @@ class Venue:
         self.seq += 1
         return self.seq
 
-    next_seq = _next
+    def next_seq(self) -> int:
+        """The next event sequence number, for liquidation.py. (A method of its own rather
+        than ``next_seq = _next``: mypyc cannot compile an alias in a class body.)"""
+        self.seq += 1
+        return self.seq
 
     # ================================================================ lookups
 
@@ -221,17 +246,19 @@ class Venue:
     # ================================================================ accounts
 
     def _create_account(self, c: CreateAccount, out: list[Event]) -> None:
-        if type(c.account) is not int or c.account < 0:
+        account = cast(RawCreateAccount, c).account
+        if type(account) is not int or account < 0:
             raise Rejection(Code.UNKNOWN_ACCOUNT, "account ids are integers >= 0")
-        if c.account in self.accounts:
-            raise Rejection(Code.ACCOUNT_EXISTS, f"account {c.account} exists already")
+        if account in self.accounts:
+            raise Rejection(Code.ACCOUNT_EXISTS, f"account {account} exists already")
         self.now = c.ts
-        self.accounts[c.account] = Account(c.account, self._slots)
-        out.append(AccountCreated(self._next(), c.ts, c.account))
+        self.accounts[account] = Account(account, self._slots)
+        out.append(AccountCreated(self._next(), c.ts, account))
 
     def _deposit(self, c: Deposit, out: list[Event]) -> None:
-        acct = self._account(c.account)
-        _check_amount(c.amount)
+        raw = cast(RawDeposit, c)
+        acct = self._account(raw.account)
+        _check_amount(raw.amount)
         self.now = c.ts
         acct.wallet += c.amount
         self.deposits += c.amount
@@ -239,8 +266,9 @@ class Venue:
         out.append(Deposited(self._next(), c.ts, c.account, c.amount, acct.wallet))
 
     def _withdraw(self, c: Withdraw, out: list[Event]) -> None:
-        acct = self._account(c.account)
-        _check_amount(c.amount)
+        raw = cast(RawWithdraw, c)
+        acct = self._account(raw.account)
+        _check_amount(raw.amount)
         available = min(self._available(acct), acct.wallet)
         if c.amount > available:
             raise Rejection(Code.INSUFFICIENT_BALANCE,
@@ -252,11 +280,13 @@ class Venue:
         out.append(Withdrawn(self._next(), c.ts, c.account, c.amount, acct.wallet))
 
     def _set_leverage(self, c: SetLeverage, out: list[Event]) -> None:
-        acct = self._account(c.account)
-        inst = self._instrument(c.symbol)
+        raw = cast(RawSetLeverage, c)
+        acct = self._account(raw.account)
+        inst = self._instrument(raw.symbol)
         pos = acct.positions[c.symbol]
         top = inst.tiers[0].max_leverage
-        if type(c.leverage) is not int or not 1 <= c.leverage <= top:
+        leverage = raw.leverage
+        if type(leverage) is not int or not 1 <= leverage <= top:
             raise Rejection(Code.INVALID_LEVERAGE,
                             f"leverage must be an integer from 1 to {top} for {c.symbol}")
         if pos.mode is MarginMode.ISOLATED and pos.size and c.leverage < pos.leverage:
@@ -283,12 +313,15 @@ class Venue:
         out.append(LeverageChanged(self._next(), c.ts, c.account, c.symbol, c.leverage, cap))
 
     def _set_margin_mode(self, c: SetMarginMode, out: list[Event]) -> None:
-        acct = self._account(c.account)
-        self._instrument(c.symbol)
+        raw = cast(RawSetMarginMode, c)
+        acct = self._account(raw.account)
+        self._instrument(raw.symbol)
         pos = acct.positions[c.symbol]
-        if c.mode not in (MarginMode.CROSS, MarginMode.ISOLATED):
+        # A member or its value: the string "CROSS" names it too.
+        mode = raw.mode
+        if mode not in (MarginMode.CROSS, MarginMode.ISOLATED):
             raise Rejection(Code.INVALID_FLAGS, "margin mode is CROSS or ISOLATED")
-        if c.mode == pos.mode:
+        if mode == pos.mode:
             raise Rejection(Code.MARGIN_MODE_UNCHANGED, f"{c.symbol} is {pos.mode} already")
         if pos.orders:
             raise Rejection(Code.MARGIN_MODE_OPEN_ORDERS,
@@ -297,18 +330,20 @@ class Venue:
             raise Rejection(Code.MARGIN_MODE_OPEN_POSITION,
                             f"close the position on {c.symbol} first")
         self.now = c.ts
-        pos.mode = MarginMode(c.mode)
+        pos.mode = MarginMode.CROSS if mode == MarginMode.CROSS else MarginMode.ISOLATED
         out.append(MarginModeChanged(self._next(), c.ts, c.account, c.symbol, pos.mode))
 
     def _adjust_isolated_margin(self, c: AdjustIsolatedMargin, out: list[Event]) -> None:
-        acct = self._account(c.account)
-        inst = self._instrument(c.symbol)
+        raw = cast(RawAdjustIsolatedMargin, c)
+        acct = self._account(raw.account)
+        inst = self._instrument(raw.symbol)
         pos = acct.positions[c.symbol]
         if pos.mode is not MarginMode.ISOLATED:
             raise Rejection(Code.NOT_ISOLATED, f"{c.symbol} is in cross margin mode")
         if not pos.size:
             raise Rejection(Code.NO_POSITION, f"no open position on {c.symbol} to add margin to")
-        if type(c.delta) is not int or c.delta == 0 or abs(c.delta) > MAX_AMOUNT:
+        delta = raw.delta
+        if type(delta) is not int or delta == 0 or abs(delta) > MAX_AMOUNT:
             raise Rejection(Code.INVALID_AMOUNT, "delta must be a non-zero integer of atoms")
         if c.delta > 0:
             available = min(self._available(acct), acct.wallet)
@@ -338,8 +373,9 @@ class Venue:
     # ================================================================ prices
 
     def _set_mark_price(self, c: SetMarkPrice, out: list[Event]) -> None:
-        self._instrument(c.symbol)
-        for value, what in ((c.mark, "mark"), (c.index_price, "index")):
+        raw = cast(RawSetMarkPrice, c)
+        self._instrument(raw.symbol)
+        for value, what in ((raw.mark, "mark"), (raw.index_price, "index")):
             if type(value) is not int or not 0 < value <= MAX_UNITS:
                 raise Rejection(Code.INVALID_PRICE, f"{what} must be a positive integer of ticks")
         self.now = c.ts
@@ -357,8 +393,10 @@ class Venue:
         liquidation.check(self, [symbol], out)
 
     def _set_index_price(self, c: SetIndexPrice, out: list[Event]) -> None:
-        self._instrument(c.symbol)
-        if type(c.index_price) is not int or not 0 < c.index_price <= MAX_UNITS:
+        raw = cast(RawSetIndexPrice, c)
+        self._instrument(raw.symbol)
+        index = raw.index_price
+        if type(index) is not int or not 0 < index <= MAX_UNITS:
             raise Rejection(Code.INVALID_PRICE, "index price must be a positive integer of ticks")
         self.now = c.ts
         self._run_clock(c.ts, out)
@@ -451,8 +489,9 @@ class Venue:
     # ================================================================ orders: placing
 
     def _place_order(self, c: PlaceOrder, out: list[Event]) -> None:
-        acct = self._account(c.account)
-        inst = self._instrument(c.symbol)
+        raw = cast(RawPlaceOrder, c)
+        acct = self._account(raw.account)
+        inst = self._instrument(raw.symbol)
         pos = acct.positions[c.symbol]
         order = self._validate_new_order(c, acct, inst, pos)
         self.now = c.ts
@@ -482,37 +521,41 @@ class Venue:
     def _validate_new_order(self, c: PlaceOrder, acct: Account, inst: Instrument,
                             pos: Position) -> Order:
         """Every check of a new order; builds its (not yet tracked) Order. Raises Rejection."""
-        side = _side(c.side)
+        raw = cast(RawPlaceOrder, c)  # the fields as sent: each is checked before it is used
+        side = _side(raw.side)
         if side is None:
             raise Rejection(Code.INVALID_SIDE, "side is BUY or SELL")
-        otype = _lookup(_ORDER_TYPES, c.order_type, "order type")
-        tif = _lookup(_TIFS, c.tif, "time in force")
-        working = _lookup(_WORKING_TYPES, c.working_type, "working type")
-        stp = _lookup(_STPS, c.stp, "self-trade prevention mode")
-        if type(c.reduce_only) is not bool or type(c.close_position) is not bool:
+        otype = _lookup(_ORDER_TYPES, raw.order_type, "order type")
+        tif = _lookup(_TIFS, raw.tif, "time in force")
+        working = _lookup(_WORKING_TYPES, raw.working_type, "working type")
+        stp = _lookup(_STPS, raw.stp, "self-trade prevention mode")
+        reduce_only = raw.reduce_only
+        close_position = raw.close_position
+        if type(reduce_only) is not bool or type(close_position) is not bool:
             raise Rejection(Code.INVALID_FLAGS, "reduce_only and close_position are booleans")
-        client_id = self._check_client_id(acct, c.client_order_id)
+        client_id = self._check_client_id(acct, raw.client_order_id)
         mark = self._mark(c.symbol)
         symbol = c.symbol
 
         conditional = otype in CONDITIONAL_TYPES
         takes_price = otype is OrderType.LIMIT or otype in LIMIT_ON_TRIGGER
-        if c.close_position:
+        if close_position:
             if otype not in (OrderType.STOP_MARKET, OrderType.TAKE_PROFIT_MARKET):
                 raise Rejection(Code.INVALID_FLAGS,
                                 "close_position is for STOP_MARKET and TAKE_PROFIT_MARKET orders")
-            if c.reduce_only:
+            if reduce_only:
                 raise Rejection(Code.INVALID_FLAGS, "close_position implies reduce_only: send one")
-            if c.quantity not in (0, None):
+            if raw.quantity not in (0, None):
                 raise Rejection(Code.INVALID_QUANTITY,
                                 "a close_position order takes no quantity: it closes it all")
             quantity = 0
         else:
-            quantity = c.quantity
-            if type(quantity) is not int or not 0 < quantity <= MAX_UNITS:
+            lots = raw.quantity
+            if type(lots) is not int or not 0 < lots <= MAX_UNITS:
                 raise Rejection(Code.INVALID_QUANTITY,
                                 f"quantity must be a positive whole number of lots "
                                 f"(step {inst.step_size})")
+            quantity = lots
             if quantity < inst.min_qty:
                 raise Rejection(Code.QUANTITY_BELOW_MIN,
                                 f"quantity must be at least {inst.qty_str(inst.min_qty)}")
@@ -524,42 +567,45 @@ class Venue:
                                 f"for {'market' if market_like else 'limit'} orders")
         price: int | None = None
         if takes_price:
-            price = c.price
-            if type(price) is not int or not 0 < price <= MAX_UNITS:
+            limit_price = raw.price
+            if type(limit_price) is not int or not 0 < limit_price <= MAX_UNITS:
                 raise Rejection(Code.INVALID_PRICE,
                                 f"{otype} needs a positive price in ticks of {inst.tick_size}")
-        elif c.price is not None:
+            price = limit_price
+        elif raw.price is not None:
             raise Rejection(Code.INVALID_PRICE, f"{otype} orders take no price")
         if tif is not TimeInForce.GTC and not takes_price:
             raise Rejection(Code.INVALID_TIME_IN_FORCE, f"{otype} orders take no time in force")
 
         stop: int | None = None
+        callback: int | None = None
+        activation: int | None = None
         if otype is OrderType.TRAILING_STOP_MARKET:
-            cb = c.callback_ppm
+            cb = raw.callback_ppm
             if type(cb) is not int or not MIN_CALLBACK_PPM <= cb <= MAX_CALLBACK_PPM:
                 raise Rejection(Code.INVALID_CALLBACK_RATE,
                                 "callback rate must be from 0.1% to 10%")
-            act = c.activation_price
-            if act is not None and (type(act) is not int or not 0 < act <= MAX_UNITS):
-                raise Rejection(Code.INVALID_STOP_PRICE,
-                                "activation price must be a positive price in ticks")
-            if c.stop_price is not None:
+            callback = cb
+            activation = _activation_price(raw.activation_price)
+            if raw.stop_price is not None:
                 raise Rejection(Code.INVALID_STOP_PRICE,
                                 "trailing stops take a callback rate, not a stop price")
         elif conditional:
-            stop = c.stop_price
-            if type(stop) is not int or not 0 < stop <= MAX_UNITS:
+            stop_price = raw.stop_price
+            if type(stop_price) is not int or not 0 < stop_price <= MAX_UNITS:
                 raise Rejection(Code.INVALID_STOP_PRICE,
                                 f"{otype} needs a positive stop price in ticks")
-        elif c.stop_price is not None or c.callback_ppm is not None or (
-                c.activation_price is not None):
+            stop = stop_price
+            # Kept on the order though only trailing stops use it: it must be a price too.
+            activation = _activation_price(raw.activation_price)
+        elif raw.stop_price is not None or raw.callback_ppm is not None or (
+                raw.activation_price is not None):
             raise Rejection(Code.INVALID_STOP_PRICE,
                             f"{otype} orders take no stop price, callback or activation price")
 
         order = Order(self.next_order_id, acct.account_id, symbol, client_id or "", side,
-                      otype, tif, price, quantity, c.reduce_only, c.close_position, stop,
-                      working, c.callback_ppm if otype is OrderType.TRAILING_STOP_MARKET else None,
-                      c.activation_price, stp, c.ts)
+                      otype, tif, price, quantity, reduce_only, close_position, stop,
+                      working, callback, activation, stp, c.ts)
         if conditional:
             if len(pos.orders) - pos.resting >= inst.max_conditional_orders:
                 raise Rejection(Code.TOO_MANY_CONDITIONAL_ORDERS,
@@ -1007,9 +1053,10 @@ class Venue:
         return order
 
     def _cancel_order(self, c: CancelOrder, out: list[Event]) -> None:
-        acct = self._account(c.account)
-        self._instrument(c.symbol)
-        order = self._find_order(acct, c.symbol, c.order_id, c.client_order_id)
+        raw = cast(RawCancelOrder, c)
+        acct = self._account(raw.account)
+        self._instrument(raw.symbol)
+        order = self._find_order(acct, c.symbol, raw.order_id, raw.client_order_id)
         self.now = c.ts
         self._cancel(order, CancelReason.USER, out)
 
@@ -1027,22 +1074,24 @@ class Venue:
                           reason)
 
     def _cancel_all(self, c: CancelAllOrders, out: list[Event]) -> None:
-        acct = self._account(c.account)
-        self._instrument(c.symbol)
+        raw = cast(RawCancelAllOrders, c)
+        acct = self._account(raw.account)
+        self._instrument(raw.symbol)
         self.now = c.ts
         pos = acct.positions[c.symbol]
         for order_id in sorted(pos.orders):
             self._cancel(pos.orders[order_id], CancelReason.CANCEL_ALL, out)
 
     def _amend_order(self, c: AmendOrder, out: list[Event]) -> None:
-        acct = self._account(c.account)
-        inst = self._instrument(c.symbol)
+        raw = cast(RawAmendOrder, c)
+        acct = self._account(raw.account)
+        inst = self._instrument(raw.symbol)
         pos = acct.positions[c.symbol]
-        order = self._find_order(acct, c.symbol, c.order_id, c.client_order_id)
+        order = self._find_order(acct, c.symbol, raw.order_id, raw.client_order_id)
         if order.is_conditional or order.price is None:
             raise Rejection(Code.NOT_AMENDABLE, "only resting limit orders can be amended")
-        price = order.price if c.price is None else c.price
-        quantity = order.quantity if c.quantity is None else c.quantity
+        price = order.price if raw.price is None else raw.price
+        quantity = order.quantity if raw.quantity is None else raw.quantity
         if type(price) is not int or not 0 < price <= MAX_UNITS:
             raise Rejection(Code.INVALID_PRICE, "price must be a positive integer of ticks")
         if type(quantity) is not int or not 0 < quantity <= MAX_UNITS:
@@ -1165,6 +1214,16 @@ def _side(value: object) -> Side | None:
     if type(value) is not int and type(value) is not Side:
         return None
     return _SIDES.get(value)
+
+
+def _activation_price(value: object) -> int | None:
+    """A conditional order's activation price, if given: a positive price in ticks."""
+    if value is None:
+        return None
+    if type(value) is not int or not 0 < value <= MAX_UNITS:
+        raise Rejection(Code.INVALID_STOP_PRICE,
+                        "activation price must be a positive price in ticks")
+    return value
 
 
 def _check_amount(amount: object) -> None:

@@ -35,17 +35,20 @@ from exchange.core.events import (
     OrderExpired,
     OrderFilled,
     PositionTakenOver,
+    Traded,
     Withdrawn,
 )
 from exchange.core.funding import e8_to_str
 from exchange.core.instruments import Instrument
 from exchange.core.units import format_usdt
+from exchange.server.projections import KLINE_INTERVALS
 from exchange.store.tables import (
     ApiKeyRow,
     FillRow,
     FundingPaymentRow,
     InstrumentRow,
     InsuranceRow,
+    KlineRow,
     LiquidationRow,
     OrderRow,
     TransferRow,
@@ -69,6 +72,10 @@ class History:
         self._rows: dict[type[SQLModel], list[dict[str, Any]]] = {}
         self._live: dict[int, dict[str, Any]] = {}  # open orders: their current row
         self._dirty: dict[int, dict[str, Any]] = {}  # order rows changed since the last write
+        # The current bar of each (symbol, interval): [open_time, o, h, l, c, volume, trades]
+        # in ticks and lots, and those changed since the last write.
+        self._bars: dict[tuple[str, str], list[int]] = {}
+        self._bars_dirty: set[tuple[str, str]] = set()
         self.written = 0
 
     # ---------------------------------------------------------------- on the event loop
@@ -155,6 +162,9 @@ class History:
                     order["price"] = inst.price_str(e.price)
                     order["quantity"] = inst.qty_str(e.quantity)
                     self._changed(e.order_id, e.ts, order["status"])
+            elif kind is Traded:
+                assert isinstance(e, Traded)
+                self._trade(e)
             elif kind is FundingPaid:
                 assert isinstance(e, FundingPaid)
                 self._row(FundingPaymentRow, seq=e.seq, ts=e.ts, account=e.account,
@@ -176,6 +186,20 @@ class History:
                           kind="deposit" if kind is Deposited else "withdraw",
                           amount=format_usdt(e.amount), wallet=format_usdt(e.wallet))
 
+    def _trade(self, e: Traded) -> None:
+        for interval, span in KLINE_INTERVALS.items():
+            key = (e.symbol, interval)
+            start = e.ts - e.ts % span
+            bar = self._bars.get(key)
+            if bar is None or bar[0] < start:
+                bar = self._bars[key] = [start, e.price, e.price, e.price, e.price, 0, 0]
+            bar[2] = max(bar[2], e.price)
+            bar[3] = min(bar[3], e.price)
+            bar[4] = e.price
+            bar[5] += e.quantity
+            bar[6] += 1
+            self._bars_dirty.add(key)
+
     def _changed(self, order_id: int, ts: int, status: str) -> None:
         order = self._live.get(order_id)
         if order is None:
@@ -187,14 +211,24 @@ class History:
             del self._live[order_id]
 
     def pending(self) -> bool:
-        return bool(self._rows or self._dirty)
+        return bool(self._rows or self._dirty or self._bars_dirty)
 
     def take(self) -> tuple[dict[type[SQLModel], list[dict[str, Any]]], list[dict[str, Any]]]:
         rows = self._rows
         orders = [{k: v for k, v in o.items() if not k.startswith("_")}
                   for o in self._dirty.values()]
-        self._rows, self._dirty = {}, {}
+        if self._bars_dirty:
+            rows.setdefault(KlineRow, []).extend(self._bar_row(k) for k in sorted(self._bars_dirty))
+        self._rows, self._dirty, self._bars_dirty = {}, {}, set()
         return rows, orders
+
+    def _bar_row(self, key: tuple[str, str]) -> dict[str, Any]:
+        symbol, interval = key
+        inst = self.instruments[symbol]
+        start, o, h, low, c, volume, trades = self._bars[key]
+        return {"symbol": symbol, "interval": interval, "open_time": start,
+                "open": inst.price_str(o), "high": inst.price_str(h), "low": inst.price_str(low),
+                "close": inst.price_str(c), "volume": inst.qty_str(volume), "trades": trades}
 
     def put_back(self, rows: dict[type[SQLModel], list[dict[str, Any]]],
                  orders: list[dict[str, Any]]) -> None:
@@ -215,6 +249,14 @@ class History:
         insert = sqlite_insert if self.engine.dialect.name == "sqlite" else pg_insert
         with self.engine.begin() as conn:
             for table, values in rows.items():
+                if table is KlineRow:
+                    # A bar is written again as it grows: the latest values win.
+                    statement = insert(KlineRow)
+                    conn.execute(statement.on_conflict_do_update(
+                        index_elements=["symbol", "interval", "open_time"],
+                        set_={c: statement.excluded[c] for c in
+                              ("high", "low", "close", "volume", "trades")}), values)
+                    continue
                 conn.execute(insert(table).on_conflict_do_nothing(), values)
             if orders:
                 statement = insert(OrderRow)

@@ -40,6 +40,9 @@ def latest(data_dir: Path) -> tuple[int, Any] | None:
             with path.open("rb") as f:
                 records, state = pickle.load(f)
             return int(records), state
-        except (OSError, EOFError, pickle.UnpicklingError, ValueError):
-            continue  # a damaged snapshot: fall back to the one before, or to the journal
+        except Exception:
+            # A damaged snapshot, or one the other form of the core wrote (pure Python and
+            # the compiled build pickle differently): fall back to the one before, or to the
+            # journal, which replays the same state.
+            continue
     return None

@@ -23,6 +23,7 @@ from exchange.store.tables import (
     FundingPaymentRow,
     InstrumentRow,
     InsuranceRow,
+    KlineRow,
     LiquidationRow,
     OrderRow,
     TransferRow,
@@ -31,7 +32,7 @@ from exchange.store.tables import (
 from tests.exchange.store import test_recovery
 
 COUNTED = (UserRow, ApiKeyRow, OrderRow, FillRow, FundingPaymentRow, LiquidationRow,
-           InsuranceRow, TransferRow)
+           InsuranceRow, TransferRow, KlineRow)
 
 
 def counts(url: str) -> dict[str, int]:
@@ -58,6 +59,7 @@ def check_history(data_dir: Path, url: str) -> None:
     assert seen["users"] == 2 and seen["api_keys"] == 2
     assert seen["fills"] > 0 and seen["funding_payments"] > 0
     assert seen["liquidations"] > 0 and seen["transfers"] >= 2
+    assert seen["klines"] >= 6  # a bar for each interval at least
     engine = create_engine(url)
     with Session(engine) as session:
         configs = {r.symbol: json.loads(r.config) for r in session.exec(select(InstrumentRow))}

@@ -742,14 +742,12 @@ class Venue:
         acct.client_ids[order.client_order_id] = order.order_id
 
     def _untrack(self, order: Order) -> None:
-        acct = self.accounts[order.account]
-        pos = acct.positions[order.symbol]
-        del self.orders[order.order_id]
-        del pos.orders[order.order_id]
-        del acct.client_ids[order.client_order_id]
+        """Stop tracking an open order and release what it reserved."""
+        self._forget(order)
         if not order.is_conditional:
+            pos = self.accounts[order.account].positions[order.symbol]
             pos.resting -= 1
-            _reserve(pos, order.side, order.price or 0, order.remaining, order.reduce_only, -1)
+            pos.reserve(order.side, order.price or 0, order.remaining, order.reduce_only, -1)
 
     def _enter_book(self, acct: Account, pos: Position, inst: Instrument, order: Order,
                     out: list[Event]) -> None:
@@ -770,12 +768,13 @@ class Venue:
             if order.order_id not in self.orders:
                 self._track(acct, pos, order)
             pos.resting += 1
-            _reserve(pos, order.side, order.price or 0, order.remaining, order.reduce_only, 1)
+            pos.reserve(order.side, order.price or 0, order.remaining, order.reduce_only, 1)
         elif order.order_id in self.orders:  # a triggered conditional order that is done
             self._forget(order)
 
     def _forget(self, order: Order) -> None:
-        """Stop tracking a triggered order that never rested."""
+        """Drop an order from the indexes (by id, by symbol, by client id); what it reserved
+        is the caller's business."""
         acct = self.accounts[order.account]
         pos = acct.positions[order.symbol]
         del self.orders[order.order_id]
@@ -839,7 +838,7 @@ class Venue:
         maker_acct = self.accounts[t.maker_owner]
         maker_pos = maker_acct.positions[symbol]
         # The maker's reserve shrinks by what filled, at its limit price.
-        _reserve(maker_pos, maker.side, maker.price or 0, t.quantity, maker.reduce_only, -1)
+        maker_pos.reserve(maker.side, maker.price or 0, t.quantity, maker.reduce_only, -1)
         maker.filled += t.quantity
         mark = self.marks[symbol]
         pnl, fee = settle_fill(maker_acct, maker_pos, inst, maker.side, t.price, t.quantity,
@@ -850,9 +849,7 @@ class Venue:
         else:
             maker.status = OrderStatus.FILLED
             maker_pos.resting -= 1
-            del self.orders[maker.order_id]
-            del maker_pos.orders[maker.order_id]
-            del maker_acct.client_ids[maker.client_order_id]
+            self._forget(maker)
         out.append(OrderFilled(self._next(), ts, maker.account, symbol, maker.order_id,
                                maker.client_order_id, trade_id, maker.side, t.price, t.quantity,
                                True, fee, pnl, maker.remaining, maker_pos.size,
@@ -990,11 +987,11 @@ class Venue:
                                   out, CancelReason.REDUCE_ONLY)
                 continue
             if o.remaining > room:
-                _reserve(pos, o.side, o.price or 0, o.remaining, True, -1)
+                pos.reserve(o.side, o.price or 0, o.remaining, True, -1)
                 new_total = o.filled + room
                 result = book.amend(o.order_id, acct.account_id, quantity=new_total)
                 o.quantity = new_total
-                _reserve(pos, o.side, o.price or 0, o.remaining, True, 1)
+                pos.reserve(o.side, o.price or 0, o.remaining, True, 1)
                 self._book_events(symbol, inst, result, None, out)
             room -= o.remaining
 
@@ -1134,7 +1131,7 @@ class Venue:
             return
         # The order leaves its reserve while the book moves it (at a new price it may trade
         # as a taker); what is left of it afterwards rests and reserves again.
-        _reserve(pos, order.side, order.price, order.remaining, order.reduce_only, -1)
+        pos.reserve(order.side, order.price, order.remaining, order.reduce_only, -1)
         pos.resting -= 1
         order.price = price
         order.quantity = quantity
@@ -1143,7 +1140,7 @@ class Venue:
             self._forget(order)
         else:
             pos.resting += 1
-            _reserve(pos, order.side, price, order.remaining, order.reduce_only, 1)
+            pos.reserve(order.side, price, order.remaining, order.reduce_only, 1)
 
     # ================================================================ state
 
@@ -1230,11 +1227,6 @@ def _check_amount(amount: object) -> None:
     if type(amount) is not int or not 0 < amount <= MAX_AMOUNT:
         raise Rejection(Code.INVALID_AMOUNT,
                         f"amount must be a positive integer of atoms, at most {MAX_AMOUNT}")
-
-
-def _reserve(pos: Position, side: Side, price: int, lots: int, reduce_only: bool,
-             sign: int) -> None:
-    pos.reserve(side, price, lots, reduce_only, sign)
 
 
 _ORDER_TYPES = {t: t for t in OrderType}

@@ -72,13 +72,23 @@ Auth = Annotated[ApiKey, Depends(authenticated)]
 async def commit(ex: Exchange, make: Any) -> list[Event]:
     """Apply one command; answer only once it is in the journal (a rejection changes
     nothing, so it needs no wait)."""
-    events = ex.apply(make)
+    events = raise_if_rejected(ex.apply(make))
+    await ex.durable()
+    return events
+
+
+def raise_if_rejected(events: list[Event]) -> list[Event]:
+    """A venue rejection as the API's error (400, the venue's code); else the events."""
     if events and type(events[0]) is Rejected:
         r = events[0]
         assert isinstance(r, Rejected)
         raise ApiError(400, str(r.code), r.message)
-    await ex.durable()
     return events
+
+
+def require_admin(ex: Exchange, admin_key: str | None) -> None:
+    if admin_key is None or admin_key != ex.admin_key:
+        raise ApiError(401, ApiCode.AUTH_INVALID_KEY, "send the admin key as X-ADMIN-KEY")
 
 
 def parse(what: str, fn: Any, text: str | None) -> int | None:
@@ -432,8 +442,7 @@ async def admin_create_user(request: Request, body: SignupBody,
                       ) -> dict[str, Any]:
     """Create a user and an API key (read, trade). Needs the admin key (X-ADMIN-KEY)."""
     ex = exchange_of(request)
-    if x_admin_key is None or x_admin_key != ex.admin_key:
-        raise ApiError(401, ApiCode.AUTH_INVALID_KEY, "send the admin key as X-ADMIN-KEY")
+    require_admin(ex, x_admin_key)
     result = signup_result(ex, body)
     await ex.durable()
     return result
@@ -457,8 +466,7 @@ async def admin_state(request: Request,
     """The state digest (a hash of a canonical dump of the core's state: equal digests, equal
     states), the journal's length and the venue's sequence number. Needs the admin key."""
     ex = exchange_of(request)
-    if x_admin_key is None or x_admin_key != ex.admin_key:
-        raise ApiError(401, ApiCode.AUTH_INVALID_KEY, "send the admin key as X-ADMIN-KEY")
+    require_admin(ex, x_admin_key)
     return {"digest": ex.venue.digest(), "seq": ex.venue.seq,
             "journal_records": ex.journal.appended if ex.journal else None,
             "recovered_digest": ex.recovered_digest,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
 
 from exchange.core.funding import e8_to_str, funding_rate_e8
+from exchange.core.instruments import Instrument
 from exchange.core.units import format_ppm, format_usdt
 from exchange.server.errors import ApiCode, ApiError, documented_errors
 from exchange.server.projections import KLINE_INTERVALS
@@ -24,6 +26,10 @@ SymbolQuery = Query(..., description="e.g. BTCUSDT", max_length=20)
 def exchange_of(request: Request) -> Exchange:
     ex: Exchange = request.app.state.exchange
     return ex
+
+
+def price_or_none(inst: Instrument, ticks: int | None) -> str | None:
+    return None if ticks is None else inst.price_str(ticks)
 
 
 def instrument(ex: Exchange, symbol: str) -> Any:
@@ -110,9 +116,7 @@ async def ticker(request: Request, symbol: str = SymbolQuery) -> dict[str, Any]:
     book = ex.venue.books[symbol]
     bid, ask = book.best_bid(), book.best_ask()
 
-    def p(x: int | None) -> str | None:
-        return None if x is None else inst.price_str(x)
-
+    p = partial(price_or_none, inst)
     return {"symbol": symbol, "open": p(t["open"]), "high": p(t["high"]), "low": p(t["low"]),
             "last": p(t["last"]), "volume": inst.qty_str(t["volume"]),
             "quote_volume": format_usdt(t["quote_volume"] * inst.atoms_per_tick_lot),
@@ -129,9 +133,7 @@ async def prices(request: Request, symbol: str = SymbolQuery) -> dict[str, Any]:
     fs = ex.venue.funding[symbol]
     predicted = funding_rate_e8(fs.samples, inst.interest_ppm * 100, inst.funding_cap_ppm * 100)
 
-    def p(x: int | None) -> str | None:
-        return None if x is None else inst.price_str(x)
-
+    p = partial(price_or_none, inst)
     return {"symbol": symbol, "mark": p(state.mark), "index": p(state.index),
             "last": p(state.last), "funding_rate": e8_to_str(fs.rate_e8),
             "predicted_funding_rate": e8_to_str(predicted),

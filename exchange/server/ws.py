@@ -39,13 +39,17 @@ from exchange.core.events import (
     LiquidationStarted,
     MarkPriceChanged,
     PositionTakenOver,
-    Rejected,
     Traded,
 )
 from exchange.server.auth import ApiKey, Permission
 from exchange.server.errors import ApiCode, ApiError
 from exchange.server.projections import KLINE_INTERVALS
-from exchange.server.routes_private import OrderBody, order_command, order_result
+from exchange.server.routes_private import (
+    OrderBody,
+    order_command,
+    order_result,
+    raise_if_rejected,
+)
 from exchange.server.runtime import Exchange
 from exchange.server.wire import event_to_wire
 
@@ -292,17 +296,9 @@ def trade(ex: Exchange, user: int, op: str, params: dict[str, Any]) -> Any:
         if inst is None:
             raise ApiError(400, "UNKNOWN_SYMBOL", f"unknown symbol {body.symbol!r}")
         events = ex.apply(order_command(body, user, inst))
-        if type(events[0]) is Rejected:
-            r = events[0]
-            assert isinstance(r, Rejected)
-            raise ApiError(400, str(r.code), r.message)
-        return order_result(ex, events, user)
+        return order_result(ex, raise_if_rejected(events), user)
     symbol, order_id = params.get("symbol"), params.get("order_id")
     if not isinstance(symbol, str) or type(order_id) is not int:
         raise ApiError(400, ApiCode.INVALID_REQUEST, "cancel needs symbol and an integer order_id")
     events = ex.apply(lambda ts: CancelOrder(ts, user, symbol, order_id=order_id))
-    if type(events[0]) is Rejected:
-        r = events[0]
-        assert isinstance(r, Rejected)
-        raise ApiError(400, str(r.code), r.message)
-    return [event_to_wire(e, ex.instruments) for e in events]
+    return [event_to_wire(e, ex.instruments) for e in raise_if_rejected(events)]

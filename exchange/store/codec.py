@@ -29,12 +29,13 @@ class CodecError(ValueError):
     pass
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """An enum as its value (what JSON can hold); anything else as it is."""
     return value.value if isinstance(value, Enum) else value
 
 
 def encode_command(command: c.Command) -> str:
-    return json.dumps([type(command).__name__, [_plain(v) for v in command]],
+    return json.dumps([type(command).__name__, [plain(v) for v in command]],
                       separators=(",", ":"))
 
 

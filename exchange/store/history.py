@@ -42,6 +42,7 @@ from exchange.core.funding import e8_to_str
 from exchange.core.instruments import Instrument
 from exchange.core.units import format_usdt
 from exchange.server.projections import KLINE_INTERVALS
+from exchange.store.codec import plain
 from exchange.store.tables import (
     ApiKeyRow,
     FillRow,
@@ -174,7 +175,7 @@ class History:
                 notice: Any = e  # every liquidation event has an account and a symbol
                 self._row(LiquidationRow, seq=e.seq, ts=e.ts, kind=kind.__name__,
                           account=notice.account, symbol=notice.symbol,
-                          detail=json.dumps([_plain(v) for v in e]))
+                          detail=json.dumps([plain(v) for v in e]))
             elif kind is InsuranceFundChanged:
                 assert isinstance(e, InsuranceFundChanged)
                 self._row(InsuranceRow, seq=e.seq, ts=e.ts, symbol=e.symbol,
@@ -271,8 +272,3 @@ class History:
         if self.pending():
             self.write(*self.take())
 
-
-def _plain(value: Any) -> Any:
-    if hasattr(value, "value"):
-        return value.value
-    return value

@@ -35,6 +35,7 @@ COMPILED = [
     "exchange/core/prices.py",
     "exchange/core/funding.py",
     "exchange/core/watch.py",
+    "exchange/core/budgets.py",
     "exchange/core/liquidation.py",
     "exchange/core/instruments.py",
     "exchange/core/units.py",

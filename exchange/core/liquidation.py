@@ -52,9 +52,8 @@ MARGIN_CALL_PPM = 800_000  # a warning when the margin ratio first reaches 80%
 
 
 def cross_ratio(venue: Venue, acct: Account) -> int | None:
-    mm = risk.cross_maintenance(acct, venue.instruments, venue.marks)
-    balance = risk.cross_margin_balance(acct, venue.instruments, venue.marks)
-    return risk.margin_ratio_ppm(mm, balance)
+    return risk.margin_ratio_ppm(*risk.cross_mm_and_balance(acct, venue.instruments,
+                                                            venue.marks))
 
 
 def isolated_ratio(venue: Venue, pos: Position) -> int | None:
@@ -66,9 +65,9 @@ def isolated_ratio(venue: Venue, pos: Position) -> int | None:
 def check(venue: Venue, symbols: list[str], out: list[Event]) -> None:
     """Margin calls and liquidations after the marks of ``symbols`` (or wallets) changed.
 
-    Candidates come from the watch index (O(log n) when nobody is due), the accounts whose
-    cross liquidation prices move with other marks, and those with a margin call out (to
-    re-arm it once the ratio falls back); each is checked exactly.
+    Candidates come from the watch index (O(log n) when nobody is due), the accounts with
+    cross positions in several symbols whose budgets this tick may have spent, and those with
+    a margin call out (to re-arm it once the ratio falls back); each is checked exactly.
     """
     venue.refresh_risk()
     candidates: list[tuple[int, int, str]] = []
@@ -79,7 +78,7 @@ def check(venue: Venue, symbols: list[str], out: list[Event]) -> None:
             continue
         holders = venue.holders[symbol]
         due = set(venue.watches[symbol].due(mark))
-        due.update(_multi_due(venue, symbol, mark))
+        due.update(venue.budgets.due(symbol, mark, holders))
         due.update(a for a, s in venue.warned if a in holders and s in ("", symbol))
         for account_id in sorted(due):
             acct = venue.accounts[account_id]
@@ -100,7 +99,9 @@ def check(venue: Venue, symbols: list[str], out: list[Event]) -> None:
                 if key in seen:
                     continue
                 seen.add(key)
-                ratio = cross_ratio(venue, acct)
+                mm, balance = risk.cross_mm_and_balance(acct, venue.instruments, venue.marks)
+                _budget(venue, acct, mm, balance)
+                ratio = risk.margin_ratio_ppm(mm, balance)
                 acct.warned = _warn(venue, account_id, None, ratio, acct.warned, out)
                 if ratio is not None and ratio >= PPM:
                     candidates.append((-ratio, account_id, ""))
@@ -112,40 +113,14 @@ def check(venue: Venue, symbols: list[str], out: list[Event]) -> None:
             liquidate_cross(venue, acct, out)
 
 
-def _multi_due(venue: Venue, symbol: str, mark: int) -> list[int]:
-    """The accounts with cross positions in several symbols that this tick may have brought
-    to a margin call or liquidation: their liquidation prices move with other marks, so they
-    have no key in the watch; instead each has a budget, the margin it can lose before 80%,
-    which every tick spends by the most the move can cost it (twice |size| x |move|: the
-    loss, and the maintenance margin's growth). Only accounts that spent it, or changed since
-    their last check, are checked exactly (and get a fresh budget)."""
-    previous = venue.checked_marks.get(symbol, mark)
-    venue.checked_marks[symbol] = mark
-    move = abs(mark - previous)
-    holders = venue.holders[symbol]
-    budgets = venue.multi_budget
-    due: list[int] = []
-    for account_id in venue.multi:
-        if account_id not in holders:
-            continue
-        budget = budgets.get(account_id)
-        if budget is not None:
-            pos = venue.accounts[account_id].positions[symbol]
-            budget -= 2 * abs(pos.size) * move * pos.atpl
-            if budget > 0:
-                budgets[account_id] = budget
-                continue
-        due.append(account_id)
-    for account_id in due:
-        acct = venue.accounts[account_id]
-        balance = risk.cross_margin_balance(acct, venue.instruments, venue.marks)
-        mm = risk.cross_maintenance(acct, venue.instruments, venue.marks)
+def _budget(venue: Venue, acct: Account, mm: int, balance: int) -> None:
+    """A fresh budget for an account with cross positions in several symbols (budgets.py):
+    the margin it can lose before 80%, and what each symbol's moves cost it."""
+    weights = [(symbol, 2 * abs(p.size) * p.atpl) for symbol, p in acct.positions.items()
+               if p.size and p.mode is MarginMode.CROSS]
+    if len(weights) >= 2:
         room = balance - ceil_div(mm * PPM, MARGIN_CALL_PPM)
-        if room > 0:
-            budgets[account_id] = room
-        else:
-            budgets.pop(account_id, None)  # at or past 80%: looked at on every tick
-    return due
+        venue.budgets.checked(acct.account_id, room, weights)
 
 
 def _warn(venue: Venue, account: int, symbol: str | None, ratio: int | None, warned: bool,
@@ -170,28 +145,31 @@ def _forget_warning(venue: Venue, account: int, symbol: str) -> None:
 
 
 def liquidate_cross(venue: Venue, acct: Account, out: list[Event]) -> None:
-    ratio = cross_ratio(venue, acct)
+    mm, balance = risk.cross_mm_and_balance(acct, venue.instruments, venue.marks)
+    ratio = risk.margin_ratio_ppm(mm, balance)
     assert ratio is not None
     out.append(LiquidationStarted(venue.next_seq(), venue.now, acct.account_id, None, ratio))
-    for pos in sorted(acct.positions.values(), key=lambda p: p.symbol):
-        venue.cancel_for_liquidation(acct, pos, out)
+    by_symbol = [p for _, p in sorted(acct.positions.items())]
+    for pos in by_symbol:
+        if pos.orders:
+            venue.cancel_for_liquidation(acct, pos, out)
+    crossed = [p for p in by_symbol if p.size and p.mode is MarginMode.CROSS]
+    # Cancelling frees order margin, which ``available`` counts, but moves neither the wallet
+    # nor a position, so the ratio stands until a step-down changes it.
     while True:
-        ratio = cross_ratio(venue, acct)
         if ratio is None or ratio < PPM:
             return
-        crossed = [p for p in acct.positions.values() if p.size and p.mode is MarginMode.CROSS]
         big = [p for p in crossed if _tier(venue, p) >= 3]
         if not big:
             break
         pos = max(big, key=lambda p: (p.notional(venue.marks[p.symbol]), p.symbol))
-        backing = risk.cross_margin_balance(acct, venue.instruments, venue.marks)
-        _step_down(venue, acct, pos, backing, out)
+        _step_down(venue, acct, pos, balance, out)
+        mm, balance = risk.cross_mm_and_balance(acct, venue.instruments, venue.marks)
+        ratio = risk.margin_ratio_ppm(mm, balance)
+        crossed = [p for p in crossed if p.size]
 
     # The whole of it: every cross position closes at its mark; the margin balance left
     # (possibly negative) is shared among them by notional to set each bankruptcy price.
-    crossed = sorted((p for p in acct.positions.values()
-                      if p.size and p.mode is MarginMode.CROSS), key=lambda p: p.symbol)
-    balance = risk.cross_margin_balance(acct, venue.instruments, venue.marks)
     notionals = [p.notional(venue.marks[p.symbol]) for p in crossed]
     total = sum(notionals)
     shares = [balance * n // total for n in notionals]
@@ -216,14 +194,14 @@ def liquidate_isolated(venue: Venue, acct: Account, pos: Position, out: list[Eve
     out.append(LiquidationStarted(venue.next_seq(), venue.now, acct.account_id, pos.symbol,
                                   ratio))
     venue.cancel_for_liquidation(acct, pos, out)
-    while True:
-        ratio = isolated_ratio(venue, pos)
+    while True:  # the ratio stands until a step-down changes it (see liquidate_cross)
         if ratio is None or ratio < PPM:
             return
         if _tier(venue, pos) < 3:
             break
         _step_down(venue, acct, pos, pos.isolated_wallet + pos.unrealized_pnl(
             venue.marks[pos.symbol]), out)
+        ratio = isolated_ratio(venue, pos)
     balance = pos.isolated_wallet + pos.unrealized_pnl(venue.marks[pos.symbol])
     limit = _take_over(venue, acct, pos, abs(pos.size), balance, False, out)
     pos.isolated_wallet = 0

@@ -58,10 +58,18 @@ def cross_available(acct: Account, instruments: Mapping[str, Instrument],
     return total
 
 
-def cross_maintenance(acct: Account, instruments: Mapping[str, Instrument],
-                      marks: Mapping[str, int]) -> int:
-    return sum(maintenance_margin(p, instruments[p.symbol], marks[p.symbol])
-               for p in acct.positions.values() if p.size and p.mode is MarginMode.CROSS)
+def cross_mm_and_balance(acct: Account, instruments: Mapping[str, Instrument],
+                         marks: Mapping[str, int]) -> tuple[int, int]:
+    """The maintenance margin of the cross positions and the cross margin balance, in one
+    pass (liquidation checks read both for every candidate)."""
+    mm = 0
+    balance = acct.wallet
+    for pos in acct.positions.values():
+        if pos.size and pos.mode is MarginMode.CROSS:
+            mark = marks[pos.symbol]
+            mm += instruments[pos.symbol].maintenance_margin(pos.notional(mark))
+            balance += pos.unrealized_pnl(mark)
+    return mm, balance
 
 
 def open_loss(side: int, price: int, quantity: int, mark: int, atoms_per_tick_lot: int) -> int:

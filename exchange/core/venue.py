@@ -27,6 +27,7 @@ from typing import Any, cast
 
 from exchange.core import funding, liquidation, risk
 from exchange.core.accounts import Account
+from exchange.core.budgets import Budgets
 from exchange.core.commands import (
     AdjustIsolatedMargin,
     AmendOrder,
@@ -150,14 +151,8 @@ class Venue:
         # accounts whose cross liquidation prices move with other marks, accounts changed
         # since their keys were computed, and the margin calls out (account, symbol or "").
         self.watches: dict[str, Watch] = {s: Watch() for s in self.instruments}
-        self.multi: set[int] = set()
-        # For accounts in ``multi``: how much their margin can still fall (atoms) before the
-        # margin call's 80% is possible, as last checked, and the mark each symbol was checked
-        # at. A tick spends |size| x |move| of it; the account is checked exactly only when it
-        # is spent (or the account changed). A cache of when to look, not state: losing it
-        # (a restart) only means looking once more.
-        self.multi_budget: dict[int, int] = {}
-        self.checked_marks: dict[str, int] = {}
+        # Accounts with cross positions in several symbols: when to look at them (budgets.py).
+        self.budgets = Budgets(self.instruments)
         self.warned: set[tuple[int, str]] = set()
         self._risk_dirty: set[int] = set()
         # The liquidation engine: takes over positions and closes them (liquidation.py).
@@ -900,16 +895,15 @@ class Venue:
         if not self._risk_dirty:
             return
         for account_id in self._risk_dirty:
-            self.multi_budget.pop(account_id, None)
             acct = self.accounts.get(account_id)
             if acct is None:
                 continue
             crossed = sum(1 for p in acct.positions.values()
                           if p.size and p.mode is MarginMode.CROSS)
             if crossed >= 2:
-                self.multi.add(account_id)
+                self.budgets.track(account_id)
             else:
-                self.multi.discard(account_id)
+                self.budgets.untrack(account_id)
             for symbol, p in acct.positions.items():
                 watch = self.watches[symbol]
                 isolated = p.mode is MarginMode.ISOLATED

@@ -55,8 +55,7 @@ def account_view(venue: Venue, account_id: int) -> AccountView:
     acct = venue.accounts[account_id]
     marks = venue.marks
     insts = venue.instruments
-    margin_balance = risk.cross_margin_balance(acct, insts, marks)
-    cross_mm = risk.cross_maintenance(acct, insts, marks)
+    cross_mm, margin_balance = risk.cross_mm_and_balance(acct, insts, marks)
     cross_ratio = risk.margin_ratio_ppm(cross_mm, margin_balance)
     views = tuple(position_view(venue, acct, p, cross_ratio)
                   for _, p in sorted(acct.positions.items()))

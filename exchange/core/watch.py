@@ -11,8 +11,7 @@ Which positions have keys that hold still while other marks move:
 - isolated positions: their price depends only on themselves;
 - cross positions of accounts with one cross position: only on their own wallet.
 Accounts with cross positions in two or more symbols have liquidation prices that move with
-every other symbol's mark; they are few, and are checked one by one on each tick of a symbol
-they hold (``Venue.multi``). A position's keys are recomputed when its account changed
+every other symbol's mark; they have margin budgets instead (budgets.py). A position's keys are recomputed when its account changed
 (trades, fees, funding, transfers), lazily, before the next check.
 """
 

@@ -279,6 +279,34 @@ def check_venue(venue: Venue) -> None:
                     f"reduce-only orders exceed the position: {where}")
 
 
+def check_margin_calls(venue: Venue, symbol: str) -> None:
+    """9. After a mark tick, every account (cross) or position (isolated) in that symbol is
+    below 100%, and has a margin call out exactly when it is at or past 80%: the watch index
+    and the budgets of multi-symbol accounts missed nobody. Exact ratios, computed here."""
+    for account_id in venue.holders[symbol]:
+        acct = venue.accounts[account_id]
+        pos = acct.positions[symbol]
+        if pos.mode is MarginMode.ISOLATED:
+            mm = venue.instruments[symbol].maintenance_margin(pos.notional(venue.marks[symbol]))
+            balance = pos.isolated_wallet + pos.unrealized_pnl(venue.marks[symbol])
+            warned, where = pos.warned, (account_id, symbol)
+        else:
+            mm, balance = 0, acct.wallet
+            for p in acct.positions.values():
+                if p.size and p.mode is MarginMode.CROSS:
+                    mark = venue.marks[p.symbol]
+                    mm += venue.instruments[p.symbol].maintenance_margin(p.notional(mark))
+                    balance += p.unrealized_pnl(mark)
+            warned, where = acct.warned, (account_id, "cross")
+        if not mm:
+            assert not warned, ("margin call with nothing to maintain", where)
+            continue
+        assert balance > 0, ("left past bankruptcy", where, balance)
+        ratio = -(-mm * 1_000_000 // balance)
+        assert ratio < 1_000_000, ("left at or past 100%", where, ratio)
+        assert warned == (ratio >= 800_000), ("margin call", where, ratio, warned)
+
+
 def independent_holdings(venue: Venue) -> int:
     """Wallets + isolated wallets + unrealized PnL at each mark + fee income + fund."""
     held = venue.fee_income + venue.insurance_fund
@@ -395,6 +423,8 @@ class Checked:
                     and ("not fired at" in str(exc) or "reduce-only" in str(exc))):
                 raise KnownBug(str(exc)) from exc
             raise
+        if type(command) is SetMarkPrice and not rejected(events):
+            check_margin_calls(venue, command.symbol)
         # 1. Conservation, counted independently of the venue's own bookkeeping.
         assert independent_holdings(venue) == self.net_deposits
         assert venue.deposits - venue.withdrawals == self.net_deposits

@@ -56,10 +56,15 @@ def cross_ratio(venue: Venue, acct: Account) -> int | None:
                                                             venue.marks))
 
 
-def isolated_ratio(venue: Venue, pos: Position) -> int | None:
+def isolated_figures(venue: Venue, pos: Position) -> tuple[int, int]:
+    """Maintenance margin and margin balance of an isolated position."""
     mark = venue.marks[pos.symbol]
-    mm = risk.maintenance_margin(pos, venue.instruments[pos.symbol], mark)
-    return risk.margin_ratio_ppm(mm, pos.isolated_wallet + pos.unrealized_pnl(mark))
+    mm = venue.instruments[pos.symbol].maintenance_margin(pos.notional(mark))
+    return mm, pos.isolated_wallet + pos.unrealized_pnl(mark)
+
+
+def isolated_ratio(venue: Venue, pos: Position) -> int | None:
+    return risk.margin_ratio_ppm(*isolated_figures(venue, pos))
 
 
 def check(venue: Venue, symbols: list[str], out: list[Event]) -> None:
@@ -68,9 +73,37 @@ def check(venue: Venue, symbols: list[str], out: list[Event]) -> None:
     Candidates come from the watch index (O(log n) when nobody is due), the accounts with
     cross positions in several symbols whose budgets this tick may have spent, and those with
     a margin call out (to re-arm it once the ratio falls back); each is checked exactly.
+
+    Liquidations can push others over: a maker whose bid the engine sells into at a price the
+    mark has left behind, a position deleveraged. So the check goes round again over the
+    accounts the liquidations changed, until a round liquidates nobody.
     """
+    flipped: list[int] = []  # margin calls that came or went: keys to recompute
     venue.refresh_risk()
-    candidates: list[tuple[int, int, str]] = []
+    only: set[int] | None = None  # after the first round: the accounts the last one changed
+    while True:
+        candidates = _candidates(venue, symbols, only, flipped, out)
+        if not candidates:
+            break
+        # Until an account is liquidated here or trades with the engine, what the check found
+        # still holds: only those ``changed`` since are measured again.
+        for _, account_id, symbol, mm, balance in sorted(candidates):
+            acct = venue.accounts[account_id]
+            figures = None if venue.changed(account_id) else (mm, balance)
+            if symbol:
+                liquidate_isolated(venue, acct, acct.positions[symbol], out, figures)
+            else:
+                liquidate_cross(venue, acct, out, figures)
+        only = venue.refresh_risk()
+    for account_id in flipped:
+        venue.account_changed(account_id)
+
+
+def _candidates(venue: Venue, symbols: list[str], only: set[int] | None, flipped: list[int],
+                out: list[Event]) -> list[tuple[int, int, str, int, int]]:
+    """Check the due accounts (of ``only`` if given), with margin calls; return those to
+    liquidate as (-ratio, account, symbol or "" for cross, maintenance margin, balance)."""
+    candidates: list[tuple[int, int, str, int, int]] = []
     seen: set[tuple[int, str]] = set()
     for symbol in symbols:
         mark = venue.marks.get(symbol)
@@ -80,6 +113,8 @@ def check(venue: Venue, symbols: list[str], out: list[Event]) -> None:
         due = set(venue.watches[symbol].due(mark))
         due.update(venue.budgets.due(symbol, mark, holders))
         due.update(a for a, s in venue.warned if a in holders and s in ("", symbol))
+        if only is not None:
+            due &= only
         for account_id in sorted(due):
             acct = venue.accounts[account_id]
             pos = acct.positions[symbol]
@@ -90,32 +125,30 @@ def check(venue: Venue, symbols: list[str], out: list[Event]) -> None:
                 if key in seen:
                     continue
                 seen.add(key)
-                ratio = isolated_ratio(venue, pos)
-                pos.warned = _warn(venue, account_id, symbol, ratio, pos.warned, out)
+                mm, balance = isolated_figures(venue, pos)
+                ratio = risk.margin_ratio_ppm(mm, balance)
+                pos.warned = _warn(venue, account_id, symbol, ratio, pos.warned, out, flipped)
                 if ratio is not None and ratio >= PPM:
-                    candidates.append((-ratio, account_id, symbol))
+                    candidates.append((-ratio, account_id, symbol, mm, balance))
             else:
                 key = (account_id, "")
                 if key in seen:
                     continue
                 seen.add(key)
                 mm, balance = risk.cross_mm_and_balance(acct, venue.instruments, venue.marks)
-                _budget(venue, acct, mm, balance)
+                if account_id in venue.budgets.unchecked:
+                    _budget(venue, acct, mm, balance)
                 ratio = risk.margin_ratio_ppm(mm, balance)
-                acct.warned = _warn(venue, account_id, None, ratio, acct.warned, out)
+                acct.warned = _warn(venue, account_id, None, ratio, acct.warned, out, flipped)
                 if ratio is not None and ratio >= PPM:
-                    candidates.append((-ratio, account_id, ""))
-    for _, account_id, symbol in sorted(candidates):
-        acct = venue.accounts[account_id]
-        if symbol:
-            liquidate_isolated(venue, acct, acct.positions[symbol], out)
-        else:
-            liquidate_cross(venue, acct, out)
+                    candidates.append((-ratio, account_id, "", mm, balance))
+    return candidates
 
 
 def _budget(venue: Venue, acct: Account, mm: int, balance: int) -> None:
     """A fresh budget for an account with cross positions in several symbols (budgets.py):
-    the margin it can lose before 80%, and what each symbol's moves cost it."""
+    the margin it can lose before 80%, and what each symbol's moves cost it. (Only those
+    ``unchecked`` need one: any other's budget still holds, as nothing changed since.)"""
     weights = [(symbol, 2 * abs(p.size) * p.atpl) for symbol, p in acct.positions.items()
                if p.size and p.mode is MarginMode.CROSS]
     if len(weights) >= 2:
@@ -124,8 +157,9 @@ def _budget(venue: Venue, acct: Account, mm: int, balance: int) -> None:
 
 
 def _warn(venue: Venue, account: int, symbol: str | None, ratio: int | None, warned: bool,
-          out: list[Event]) -> bool:
-    """Emit a margin call when the ratio first reaches 80%; re-arm once it falls below."""
+          out: list[Event], flipped: list[int]) -> bool:
+    """Emit a margin call when the ratio first reaches 80%; re-arm once it falls below.
+    The account goes on ``flipped``: its margin-call key comes or goes."""
     now_warned = ratio is not None and ratio >= MARGIN_CALL_PPM
     if now_warned and not warned:
         out.append(MarginCall(venue.next_seq(), venue.now, account, symbol, ratio or 0))
@@ -135,7 +169,7 @@ def _warn(venue: Venue, account: int, symbol: str | None, ratio: int | None, war
             venue.warned.add(key)
         else:
             venue.warned.discard(key)
-        venue.account_changed(account)  # its margin-call key comes or goes
+        flipped.append(account)
     return now_warned
 
 
@@ -144,8 +178,11 @@ def _forget_warning(venue: Venue, account: int, symbol: str) -> None:
     venue.warned.discard((account, symbol))
 
 
-def liquidate_cross(venue: Venue, acct: Account, out: list[Event]) -> None:
-    mm, balance = risk.cross_mm_and_balance(acct, venue.instruments, venue.marks)
+def liquidate_cross(venue: Venue, acct: Account, out: list[Event],
+                    figures: tuple[int, int] | None = None) -> None:
+    """Liquidate a cross account; ``figures`` are its maintenance margin and margin balance
+    if known to be current."""
+    mm, balance = figures or risk.cross_mm_and_balance(acct, venue.instruments, venue.marks)
     ratio = risk.margin_ratio_ppm(mm, balance)
     assert ratio is not None
     out.append(LiquidationStarted(venue.next_seq(), venue.now, acct.account_id, None, ratio))
@@ -188,8 +225,10 @@ def liquidate_cross(venue: Venue, acct: Account, out: list[Event]) -> None:
         _close_engine(venue, symbol, limit, acct.account_id, out)
 
 
-def liquidate_isolated(venue: Venue, acct: Account, pos: Position, out: list[Event]) -> None:
-    ratio = isolated_ratio(venue, pos)
+def liquidate_isolated(venue: Venue, acct: Account, pos: Position, out: list[Event],
+                       figures: tuple[int, int] | None = None) -> None:
+    """Liquidate an isolated position; ``figures`` as for ``liquidate_cross``."""
+    ratio = risk.margin_ratio_ppm(*(figures or isolated_figures(venue, pos)))
     assert ratio is not None
     out.append(LiquidationStarted(venue.next_seq(), venue.now, acct.account_id, pos.symbol,
                                   ratio))

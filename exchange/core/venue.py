@@ -890,11 +890,18 @@ class Venue:
         """The account's wallet moved: its liquidation prices need recomputing."""
         self._risk_dirty.add(account_id)
 
-    def refresh_risk(self) -> None:
-        """Recompute the watch keys of the accounts changed since the last time."""
-        if not self._risk_dirty:
-            return
-        for account_id in self._risk_dirty:
+    def changed(self, account_id: int) -> bool:
+        """Whether the account's positions or wallet changed since ``refresh_risk``."""
+        return account_id in self._risk_dirty
+
+    def refresh_risk(self) -> set[int]:
+        """Recompute the watch keys of the accounts changed since the last time; return
+        those accounts."""
+        dirty = self._risk_dirty
+        if not dirty:
+            return set()
+        self._risk_dirty = set()
+        for account_id in dirty:
             acct = self.accounts.get(account_id)
             if acct is None:
                 continue
@@ -919,7 +926,7 @@ class Venue:
                 call = None if warned else _key(risk.ratio_price(
                     p.size, cost, wallet, 0, 0, inst, liquidation.MARGIN_CALL_PPM), long)
                 watch.set(account_id, long, liq, call)
-        self._risk_dirty.clear()
+        return dirty
 
     def mark_dirty(self, account_id: int, symbol: str) -> None:
         self._dirty.add((account_id, symbol))

@@ -11,8 +11,9 @@ Which positions have keys that hold still while other marks move:
 - isolated positions: their price depends only on themselves;
 - cross positions of accounts with one cross position: only on their own wallet.
 Accounts with cross positions in two or more symbols have liquidation prices that move with
-every other symbol's mark; they have margin budgets instead (budgets.py). A position's keys are recomputed when its account changed
-(trades, fees, funding, transfers), lazily, before the next check.
+every other symbol's mark; they have margin budgets instead (budgets.py). A position's keys
+are recomputed when its account changed (trades, fees, funding, transfers), lazily, before
+the next check.
 """
 
 from __future__ import annotations

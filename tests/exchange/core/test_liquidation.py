@@ -177,3 +177,18 @@ def test_high_tier_positions_are_reduced_in_steps() -> None:
     assert taken and taken[0].partial and taken[0].size == 30 * ONE_BTC - 25_484
     assert s.venue.conservation_gap() == 0
     assert s.wallet(1) >= 0
+
+
+def test_a_maker_pushed_past_bankruptcy_by_a_liquidation_is_liquidated_in_the_same_tick() -> None:
+    # Found by the state machine's after-tick check: the engine sells account 1's position
+    # into account 4's bid, which the mark has left 3% behind; at 50x that fill is past
+    # bankruptcy at once. The tick goes round again over the accounts it changed.
+    s = isolated_long()
+    s.account(4, 200)
+    s.do(SetLeverage, 4, BTC, 50)
+    s.limit(4, BUY, ONE_BTC, 9_300)
+    events = s.mark("9036.1")
+    assert [e.account for e in of(events, LiquidationStarted)] == [1, 4]
+    assert s.pos(1).size == 0 and s.pos(4).size == 0
+    assert s.wallet(4) == 0
+    assert s.venue.insurance_fund >= 0 and s.venue.conservation_gap() == 0

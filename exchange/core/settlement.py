@@ -39,9 +39,11 @@ def settle_fill(acct: Account, pos: Position, inst: Instrument, side: int, price
         return pnl, fee
     iso = pos.isolated_wallet + pnl
     if closed:
-        # The closed share of the isolated margin goes home; a negative remainder stays with
-        # the position (it is for liquidation to settle) unless the position is now closed.
-        release = iso if closed == held else max(iso, 0) * closed // held
+        # The closed share goes home with its share of the isolated margin and its own PnL,
+        # so what stays open keeps its share whole; a loss beyond that share stays with the
+        # position (it is for liquidation to settle) unless the position is now closed.
+        release = (iso if closed == held
+                   else max(0, pos.isolated_wallet * closed // held + pnl))
         iso -= release
         acct.wallet += release
     opened = quantity - closed

@@ -272,6 +272,29 @@ def test_closing_an_isolated_position_returns_its_margin(sim: Sim) -> None:
     assert sim.venue.conservation_gap() == 0
 
 
+def test_a_partial_close_at_a_loss_leaves_the_rest_its_share_of_the_margin(sim: Sim) -> None:
+    # Long 2 BTC at 10,000, 10x isolated: 2,000 in the isolated wallet. At 9,500 the
+    # position's margin balance is 2,000 - 1,000 = 1,000. Selling half there closes one BTC
+    # with its share (1,000) and its loss (-500): 500 goes home, and the BTC still open keeps
+    # 1,000 against its own 500 loss, half the balance, as a position of half the size should.
+    # (It used to keep only 750: the closed half's loss was shared with what stayed open, and
+    # a deep enough loss left the rest past bankruptcy with no mark move.)
+    sim.do(SetMarginMode, 1, BTC, MarginMode.ISOLATED)
+    sim.do(SetLeverage, 1, BTC, 10)
+    sim.limit(2, SELL, 2 * ONE_BTC, 10_000)
+    sim.market(1, BUY, 2 * ONE_BTC)
+    assert sim.pos(1).isolated_wallet == 2_000 * USDT
+    sim.mark(9_500)
+    before = sim.wallet(1)
+    sim.limit(2, BUY, ONE_BTC, 9_500)
+    sim.market(1, SELL, ONE_BTC)
+    assert sim.pos(1).size == ONE_BTC
+    assert sim.pos(1).isolated_wallet == 1_000 * USDT
+    fee = 475_000_000  # 0.05% of 9,500 (taker)
+    assert sim.wallet(1) == before + 500 * USDT - fee
+    assert sim.venue.conservation_gap() == 0
+
+
 def test_maintenance_margin_tiers_as_notional_grows(sim: Sim) -> None:
     inst = sim.venue.instruments[BTC]
     # Tier 1: 0.40%; tier 2 (50k-250k): 0.50% - 50; tier 3: 1% - 1,300.

@@ -115,6 +115,13 @@ MAX_CALLBACK_PPM = 100_000  # 10%
 _SIDES = {1: Side.BUY, -1: Side.SELL}
 
 
+# The shape of the state a snapshot pickles (the venue's attributes and what they hold). A
+# snapshot of another format is skipped and the journal replayed whole: bump this whenever
+# that shape changes (tests/exchange/core/test_venue.py lists the attributes to remind you).
+# 2: ``budgets`` replaced ``multi``, ``multi_budget`` and ``checked_marks``.
+STATE_FORMAT = 2
+
+
 @mypyc_attr(serializable=True, allow_interpreted_subclasses=True)  # see native.py
 class Venue:
     def __init__(self, instruments: Mapping[str, Instrument]) -> None:

@@ -24,7 +24,7 @@ from exchange.config import load_instruments
 from exchange.core.commands import Command, CreateAccount, Deposit, SetIndexPrice, Tick
 from exchange.core.events import Event, Rejected
 from exchange.core.instruments import Instrument
-from exchange.core.venue import Venue
+from exchange.core.venue import STATE_FORMAT, Venue
 from exchange.feeds.synthetic import SyntheticFeed
 from exchange.server.auth import (
     ApiKey,
@@ -215,8 +215,8 @@ class Exchange:
     # ---------------------------------------------------------------- recovery
 
     def _state(self) -> dict[str, Any]:
-        return {"venue": self.venue, "projections": self.projections, "keys": self.keys,
-                "last_ts": self.last_ts}
+        return {"format": STATE_FORMAT, "venue": self.venue, "projections": self.projections,
+                "keys": self.keys, "last_ts": self.last_ts}
 
     def snapshot(self) -> None:
         if self.journal is None:
@@ -233,6 +233,12 @@ class Exchange:
             return 0
         start = 0
         found = snapshots.latest(self.config.data_dir)
+        written = found[1].get("format") if found and isinstance(found[1], dict) else None
+        if found is not None and written != STATE_FORMAT:
+            # Written by a version whose state has another shape: the journal holds it all.
+            log.warning("snapshot of state format %s, not %s: replaying the journal from its "
+                        "start", written, STATE_FORMAT)
+            found = None
         if found is not None and found[0] <= len(journal.recovered):
             start, state = found
             self.venue = state["venue"]

@@ -122,7 +122,10 @@ def test_a_snapshot_of_another_state_format_is_skipped(tmp_path: Path) -> None:
     for snap in data_dir.glob("snapshot-*.pickle"):
         records, state = pickle.loads(snap.read_bytes())
         state["format"] = 1
-        del state["venue"].budgets
+        if hasattr(state["venue"], "__dict__"):
+            del state["venue"].budgets  # as a version before budgets pickled it
+        else:  # the compiled build's attributes cannot go missing: any other shape will do
+            state["venue"] = None
         snap.write_bytes(pickle.dumps((records, state)))
     exchange = Exchange(config(data_dir))
     assert exchange.recovered_digest == digest

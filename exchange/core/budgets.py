@@ -43,13 +43,15 @@ class Budgets:
 
     def track(self, account: int) -> None:
         """The account has cross positions in several symbols and changed: look at it next."""
-        self._invalidate(account)
+        self._stale(account)
         self.unchecked.add(account)
+        self._sweep()
 
     def untrack(self, account: int) -> None:
         # Its version stays (and moves on): entries left in the heaps must never match again.
-        self._invalidate(account)
+        self._stale(account)
         self.unchecked.discard(account)
+        self._sweep()
 
     def due(self, symbol: str, mark: int, holders: Container[int]) -> list[int]:
         """The tracked accounts holding ``symbol`` to check now that its mark is ``mark``."""
@@ -62,13 +64,16 @@ class Budgets:
             _, account, version = heapq.heappop(heap)
             self.entries -= 1
             if self.versions.get(account) == version:
-                self.track(account)
+                self._stale(account)
+                self.unchecked.add(account)
+        self._sweep()  # not while popping: a sweep replaces the heaps
         return sorted(a for a in self.unchecked if a in holders)
 
     def checked(self, account: int, room: int, weights: list[tuple[str, int]]) -> None:
         """The tracked account was checked exactly: ``room`` atoms of margin left before
         80%, and ``(symbol, weight)`` for each of its cross positions."""
-        self._invalidate(account)
+        self._stale(account)
+        self._sweep()
         total = sum(w for _, w in weights)
         if room <= 0 or total <= 0:
             self.unchecked.add(account)
@@ -82,10 +87,13 @@ class Budgets:
         self.live += len(weights)
         self.entries += len(weights)
 
-    def _invalidate(self, account: int) -> None:
-        """Make the account's entries stale, and sweep when most entries are."""
+    def _stale(self, account: int) -> None:
+        """Make the account's entries stale."""
         self.versions[account] = self.versions.get(account, 0) + 1
         self.live -= self._budgeted.pop(account, 0)
+
+    def _sweep(self) -> None:
+        """Drop the stale entries once they outnumber the live ones."""
         if self.entries > 2 * self.live + 1024:
             versions = self.versions
             for symbol, heap in self.heaps.items():

@@ -58,3 +58,19 @@ def test_stale_entries_are_swept() -> None:
         b.checked(3, 10**9, [("A", 1), ("B", 1)])
     assert b.live == 2
     assert sum(len(h) for h in b.heaps.values()) <= 2 * b.live + 1_024 + 2
+
+
+def test_a_sweep_while_entries_fall_due_keeps_the_count() -> None:
+    b = Budgets(["A", "B"])
+    b.due("A", 0, HOLDERS)
+    for account in range(600):  # 1,200 live entries, due after 1 tick of A
+        b.track(account)
+        b.checked(account, 1, [("A", 1), ("B", 1)])
+    for account in range(600, 1_200):  # stale ones, enough to sweep on the next change
+        b.track(account)
+        b.checked(account, 10**9, [("A", 1), ("B", 1)])
+        b.track(account)
+    # The first 600 fall due together; the heaps are swept once, after the pops.
+    assert b.due("A", 1, set(range(1_200))) == list(range(1_200))
+    assert b.entries == sum(len(h) for h in b.heaps.values()) == 0
+    assert b.live == 0

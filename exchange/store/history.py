@@ -77,6 +77,9 @@ class History:
         # in ticks and lots, and those changed since the last write.
         self._bars: dict[tuple[str, str], list[int]] = {}
         self._bars_dirty: set[tuple[str, str]] = set()
+        # (table, columns) -> the compiled insert's SQL and parameter order (see write)
+        self._statements: dict[tuple[type[SQLModel], tuple[str, ...]],
+                               tuple[str, list[str] | None]] = {}
         self.written = 0
 
     # ---------------------------------------------------------------- on the event loop
@@ -247,25 +250,45 @@ class History:
         """One transaction for the batch, as bulk inserts. Rows already there (a journal
         replay into an existing database) are skipped by their keys; orders are upserted
         whole, so the last state written wins."""
-        insert = sqlite_insert if self.engine.dialect.name == "sqlite" else pg_insert
         with self.engine.begin() as conn:
             for table, values in rows.items():
-                if table is KlineRow:
-                    # A bar is written again as it grows: the latest values win.
-                    statement = insert(KlineRow)
-                    conn.execute(statement.on_conflict_do_update(
-                        index_elements=["symbol", "interval", "open_time"],
-                        set_={c: statement.excluded[c] for c in
-                              ("high", "low", "close", "volume", "trades")}), values)
-                    continue
-                conn.execute(insert(table).on_conflict_do_nothing(), values)
+                conn.exec_driver_sql(*self._driver_batch(table, values))
             if orders:
-                statement = insert(OrderRow)
-                update = {c: statement.excluded[c] for c in
-                          ("price", "quantity", "filled", "status", "updated")}
-                conn.execute(statement.on_conflict_do_update(index_elements=["order_id"],
-                                                             set_=update), orders)
+                conn.exec_driver_sql(*self._driver_batch(OrderRow, orders))
         self.written += sum(len(v) for v in rows.values()) + len(orders)
+
+    def _driver_batch(self, table: type[SQLModel], values: list[dict[str, Any]]
+                      ) -> tuple[str, list[Any]]:
+        """A batch as the driver's own SQL and parameters, for its ``executemany``: with
+        SQLAlchemy's ``execute``, building each row's parameters cost the worker thread more
+        time than the database did, time it held the GIL against the sequencer. The columns
+        need no conversion on the way (integers, strings, booleans)."""
+        keys = tuple(values[0])
+        cached = self._statements.get((table, keys))
+        if cached is None:
+            compiled = self._statement(table).compile(dialect=self.engine.dialect,
+                                                      column_keys=list(keys))
+            cached = self._statements[table, keys] = (compiled.string, compiled.positiontup)
+        sql, positions = cached
+        if positions is None:  # a named paramstyle (psycopg): the rows as they are
+            return sql, values
+        return sql, [tuple(row[k] for k in positions) for row in values]
+
+    def _statement(self, table: type[SQLModel]) -> Any:
+        insert = sqlite_insert if self.engine.dialect.name == "sqlite" else pg_insert
+        statement = insert(table)
+        if table is KlineRow:
+            # A bar is written again as it grows: the latest values win.
+            return statement.on_conflict_do_update(
+                index_elements=["symbol", "interval", "open_time"],
+                set_={c: statement.excluded[c] for c in
+                      ("high", "low", "close", "volume", "trades")})
+        if table is OrderRow:
+            return statement.on_conflict_do_update(
+                index_elements=["order_id"],
+                set_={c: statement.excluded[c] for c in
+                      ("price", "quantity", "filled", "status", "updated")})
+        return statement.on_conflict_do_nothing()
 
     def flush(self) -> None:
         """Write what is queued now (the synchronous path: shutdown, tests)."""

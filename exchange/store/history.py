@@ -73,6 +73,7 @@ class History:
         self._rows: dict[type[SQLModel], list[dict[str, Any]]] = {}
         self._live: dict[int, dict[str, Any]] = {}  # open orders: their current row
         self._dirty: dict[int, dict[str, Any]] = {}  # order rows changed since the last write
+        self._filled_lots: dict[int, int] = {}  # open orders: lots filled so far
         # The current bar of each (symbol, interval): [open_time, o, h, l, c, volume, trades]
         # in ticks and lots, and those changed since the last write.
         self._bars: dict[tuple[str, str], list[int]] = {}
@@ -138,8 +139,9 @@ class History:
                                       else inst.price_str(e.stop_price)),
                        "quantity": inst.qty_str(e.quantity), "filled": inst.qty_str(0),
                        "status": "NEW", "reduce_only": e.reduce_only, "created": e.ts,
-                       "updated": e.ts, "_filled_lots": 0}
+                       "updated": e.ts}
                 self._live[e.order_id] = self._dirty[e.order_id] = row
+                self._filled_lots[e.order_id] = 0
             elif kind is OrderFilled:
                 assert isinstance(e, OrderFilled)
                 inst = self.instruments[e.symbol]
@@ -150,8 +152,8 @@ class History:
                           realized_pnl=format_usdt(e.realized_pnl))
                 order = self._live.get(e.order_id)
                 if order is not None:
-                    order["_filled_lots"] += e.quantity
-                    order["filled"] = inst.qty_str(order["_filled_lots"])
+                    self._filled_lots[e.order_id] += e.quantity
+                    order["filled"] = inst.qty_str(self._filled_lots[e.order_id])
                     self._changed(e.order_id, e.ts,
                                   "FILLED" if not e.remaining else "PARTIALLY_FILLED")
             elif kind is OrderCanceled or kind is OrderExpired:
@@ -213,14 +215,14 @@ class History:
         self._dirty[order_id] = order
         if status in ("FILLED", "CANCELED", "EXPIRED"):
             del self._live[order_id]
+            del self._filled_lots[order_id]
 
     def pending(self) -> bool:
         return bool(self._rows or self._dirty or self._bars_dirty)
 
     def take(self) -> tuple[dict[type[SQLModel], list[dict[str, Any]]], list[dict[str, Any]]]:
         rows = self._rows
-        orders = [{k: v for k, v in o.items() if not k.startswith("_")}
-                  for o in self._dirty.values()]
+        orders = [dict(o) for o in self._dirty.values()]  # copies: the live rows change on
         if self._bars_dirty:
             rows.setdefault(KlineRow, []).extend(self._bar_row(k) for k in sorted(self._bars_dirty))
         self._rows, self._dirty, self._bars_dirty = {}, {}, set()

@@ -37,6 +37,7 @@ from exchange.server.errors import ApiCode, ApiError, documented_errors
 from exchange.server.projections import OrderRecord
 from exchange.server.routes_public import exchange_of, instrument
 from exchange.server.runtime import Exchange
+from exchange.server.signed import HEADER_LIMITS, signed_key
 from exchange.server.wire import event_to_wire, price_frac, side_str
 from matching import SelfTradePrevention, Side, TimeInForce
 
@@ -49,21 +50,16 @@ Str = Annotated[str, Field(max_length=64)]
 
 async def authenticated(
     request: Request,
-    x_api_key: Annotated[str | None, Header(max_length=128)] = None,
-    x_timestamp: Annotated[str | None, Header(max_length=32)] = None,
-    x_signature: Annotated[str | None, Header(max_length=256)] = None,
-    x_recv_window: Annotated[str | None, Header(max_length=16)] = None,
+    x_api_key: Annotated[str | None, Header(max_length=HEADER_LIMITS["x-api-key"])] = None,
+    x_timestamp: Annotated[str | None, Header(max_length=HEADER_LIMITS["x-timestamp"])] = None,
+    x_signature: Annotated[str | None, Header(max_length=HEADER_LIMITS["x-signature"])] = None,
+    x_recv_window: Annotated[str | None,
+                             Header(max_length=HEADER_LIMITS["x-recv-window"])] = None,
 ) -> ApiKey:
-    ex = exchange_of(request)
     body = await request.body()
     path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    key = ex.keys.authenticate(x_api_key, x_timestamp, x_signature, x_recv_window,
-                               request.method, path, body, ex.now_ms())
-    wait = ex.limiter.check(f"key:{key.api_key}", ex.now_ms())
-    if wait is not None:
-        raise ApiError(429, ApiCode.RATE_LIMITED, "too many requests for this key",
-                       {"Retry-After": str(max(1, -(-wait // 1000)))})
-    return key
+    return signed_key(exchange_of(request), x_api_key, x_timestamp, x_signature, x_recv_window,
+                      request.method, path, body)
 
 
 Auth = Annotated[ApiKey, Depends(authenticated)]

@@ -28,6 +28,7 @@ from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
+from pydantic_core import to_json
 
 from exchange.core.commands import CancelOrder
 from exchange.core.events import (
@@ -171,7 +172,8 @@ async def writer(conn: Connection) -> None:
         if message is None:
             await conn.ws.close(code=1008, reason="slow consumer: too far behind the stream")
             return
-        await conn.ws.send_text(json.dumps(message))
+        # pydantic-core's serialiser: compact, and several times quicker than json.dumps
+        await conn.ws.send_text(to_json(message).decode())
 
 
 @router.websocket("/ws")

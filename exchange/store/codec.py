@@ -11,6 +11,8 @@ import json
 from enum import Enum
 from typing import Any
 
+import orjson
+
 from exchange.core import commands as c
 from exchange.core.orders import MarginMode, OrderType, WorkingType
 from matching import SelfTradePrevention, Side, TimeInForce
@@ -35,8 +37,14 @@ def plain(value: Any) -> Any:
 
 
 def encode_command(command: c.Command) -> str:
-    return json.dumps([type(command).__name__, [plain(v) for v in command]],
-                      separators=(",", ":"))
+    """The record's JSON, compact. orjson writes enums as their values, as ``plain`` does, in
+    a tenth of json.dumps's time (every accepted command passes here, on the sequencer); it
+    refuses integers beyond 64 bits, which the standard encoder then writes exactly."""
+    name = type(command).__name__
+    try:
+        return orjson.dumps([name, list(command)]).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps([name, [plain(v) for v in command]], separators=(",", ":"))
 
 
 def decode_command(data: Any) -> c.Command:

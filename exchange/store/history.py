@@ -73,10 +73,14 @@ class History:
         self._rows: dict[type[SQLModel], list[dict[str, Any]]] = {}
         self._live: dict[int, dict[str, Any]] = {}  # open orders: their current row
         self._dirty: dict[int, dict[str, Any]] = {}  # order rows changed since the last write
+        self._filled_lots: dict[int, int] = {}  # open orders: lots filled so far
         # The current bar of each (symbol, interval): [open_time, o, h, l, c, volume, trades]
         # in ticks and lots, and those changed since the last write.
         self._bars: dict[tuple[str, str], list[int]] = {}
         self._bars_dirty: set[tuple[str, str]] = set()
+        # (table, columns) -> the compiled insert's SQL and parameter order (see write)
+        self._statements: dict[tuple[type[SQLModel], tuple[str, ...]],
+                               tuple[str, list[str] | None]] = {}
         self.written = 0
 
     # ---------------------------------------------------------------- on the event loop
@@ -135,8 +139,9 @@ class History:
                                       else inst.price_str(e.stop_price)),
                        "quantity": inst.qty_str(e.quantity), "filled": inst.qty_str(0),
                        "status": "NEW", "reduce_only": e.reduce_only, "created": e.ts,
-                       "updated": e.ts, "_filled_lots": 0}
+                       "updated": e.ts}
                 self._live[e.order_id] = self._dirty[e.order_id] = row
+                self._filled_lots[e.order_id] = 0
             elif kind is OrderFilled:
                 assert isinstance(e, OrderFilled)
                 inst = self.instruments[e.symbol]
@@ -147,8 +152,8 @@ class History:
                           realized_pnl=format_usdt(e.realized_pnl))
                 order = self._live.get(e.order_id)
                 if order is not None:
-                    order["_filled_lots"] += e.quantity
-                    order["filled"] = inst.qty_str(order["_filled_lots"])
+                    self._filled_lots[e.order_id] += e.quantity
+                    order["filled"] = inst.qty_str(self._filled_lots[e.order_id])
                     self._changed(e.order_id, e.ts,
                                   "FILLED" if not e.remaining else "PARTIALLY_FILLED")
             elif kind is OrderCanceled or kind is OrderExpired:
@@ -210,14 +215,14 @@ class History:
         self._dirty[order_id] = order
         if status in ("FILLED", "CANCELED", "EXPIRED"):
             del self._live[order_id]
+            del self._filled_lots[order_id]
 
     def pending(self) -> bool:
         return bool(self._rows or self._dirty or self._bars_dirty)
 
     def take(self) -> tuple[dict[type[SQLModel], list[dict[str, Any]]], list[dict[str, Any]]]:
         rows = self._rows
-        orders = [{k: v for k, v in o.items() if not k.startswith("_")}
-                  for o in self._dirty.values()]
+        orders = [dict(o) for o in self._dirty.values()]  # copies: the live rows change on
         if self._bars_dirty:
             rows.setdefault(KlineRow, []).extend(self._bar_row(k) for k in sorted(self._bars_dirty))
         self._rows, self._dirty, self._bars_dirty = {}, {}, set()
@@ -247,25 +252,45 @@ class History:
         """One transaction for the batch, as bulk inserts. Rows already there (a journal
         replay into an existing database) are skipped by their keys; orders are upserted
         whole, so the last state written wins."""
-        insert = sqlite_insert if self.engine.dialect.name == "sqlite" else pg_insert
         with self.engine.begin() as conn:
             for table, values in rows.items():
-                if table is KlineRow:
-                    # A bar is written again as it grows: the latest values win.
-                    statement = insert(KlineRow)
-                    conn.execute(statement.on_conflict_do_update(
-                        index_elements=["symbol", "interval", "open_time"],
-                        set_={c: statement.excluded[c] for c in
-                              ("high", "low", "close", "volume", "trades")}), values)
-                    continue
-                conn.execute(insert(table).on_conflict_do_nothing(), values)
+                conn.exec_driver_sql(*self._driver_batch(table, values))
             if orders:
-                statement = insert(OrderRow)
-                update = {c: statement.excluded[c] for c in
-                          ("price", "quantity", "filled", "status", "updated")}
-                conn.execute(statement.on_conflict_do_update(index_elements=["order_id"],
-                                                             set_=update), orders)
+                conn.exec_driver_sql(*self._driver_batch(OrderRow, orders))
         self.written += sum(len(v) for v in rows.values()) + len(orders)
+
+    def _driver_batch(self, table: type[SQLModel], values: list[dict[str, Any]]
+                      ) -> tuple[str, list[Any]]:
+        """A batch as the driver's own SQL and parameters, for its ``executemany``: with
+        SQLAlchemy's ``execute``, building each row's parameters cost the worker thread more
+        time than the database did, time it held the GIL against the sequencer. The columns
+        need no conversion on the way (integers, strings, booleans)."""
+        keys = tuple(values[0])
+        cached = self._statements.get((table, keys))
+        if cached is None:
+            compiled = self._statement(table).compile(dialect=self.engine.dialect,
+                                                      column_keys=list(keys))
+            cached = self._statements[table, keys] = (compiled.string, compiled.positiontup)
+        sql, positions = cached
+        if positions is None:  # a named paramstyle (psycopg): the rows as they are
+            return sql, values
+        return sql, [tuple(row[k] for k in positions) for row in values]
+
+    def _statement(self, table: type[SQLModel]) -> Any:
+        insert = sqlite_insert if self.engine.dialect.name == "sqlite" else pg_insert
+        statement = insert(table)
+        if table is KlineRow:
+            # A bar is written again as it grows: the latest values win.
+            return statement.on_conflict_do_update(
+                index_elements=["symbol", "interval", "open_time"],
+                set_={c: statement.excluded[c] for c in
+                      ("high", "low", "close", "volume", "trades")})
+        if table is OrderRow:
+            return statement.on_conflict_do_update(
+                index_elements=["order_id"],
+                set_={c: statement.excluded[c] for c in
+                      ("price", "quantity", "filled", "status", "updated")})
+        return statement.on_conflict_do_nothing()
 
     def flush(self) -> None:
         """Write what is queued now (the synchronous path: shutdown, tests)."""

@@ -198,6 +198,10 @@ class History:
             start = e.ts - e.ts % span
             bar = self._bars.get(key)
             if bar is None or bar[0] < start:
+                if bar is not None and key in self._bars_dirty:
+                    # It closes before it was written: queued as it ended, or it would be lost
+                    # (take writes only the current bar of each key).
+                    self._row(KlineRow, **self._bar_row(key))
                 bar = self._bars[key] = [start, e.price, e.price, e.price, e.price, 0, 0]
             bar[2] = max(bar[2], e.price)
             bar[3] = min(bar[3], e.price)

@@ -158,3 +158,22 @@ def pg_database() -> Iterator[str]:
 
 def test_history_on_postgresql(tmp_path: Path, pg_database: str) -> None:
     check_history(tmp_path / "data", pg_database)
+
+
+def test_a_bar_that_closes_between_writes_is_kept(tmp_path: Path) -> None:
+    # Found on PostgreSQL, where a test's session crossed a minute boundary: two trades a
+    # minute apart in one batch used to write only the second minute's bar.
+    from exchange.config import load_instruments
+    from exchange.core.events import Traded
+    from exchange.store.history import History
+    from matching import Side
+
+    history = History(open_database(f"sqlite:///{tmp_path / 'h.db'}"), load_instruments())
+    minute = 60_000
+    t0 = 1_700_000_040_000 - 1_700_000_040_000 % minute
+    history.add([Traded(1, t0 + 59_000, "BTCUSDT", 1, 650_000, 3, Side.BUY, 1, 2),
+                 Traded(2, t0 + minute, "BTCUSDT", 2, 650_010, 4, Side.SELL, 3, 4)])
+    rows, _ = history.take()
+    bars = sorted((r["open_time"], r["volume"], r["close"]) for r in rows[KlineRow]
+                  if r["interval"] == "1m")
+    assert bars == [(t0, "0.003", "65000.00"), (t0 + minute, "0.004", "65001.00")]

@@ -26,7 +26,10 @@ from __future__ import annotations
 import heapq
 from collections.abc import Container, Iterable
 
+from exchange.core.native import mypyc_attr
 
+
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)  # see native.py
 class Budgets:
     def __init__(self, symbols: Iterable[str]) -> None:
         self.moved: dict[str, int] = {s: 0 for s in symbols}  # sum of |mark moves|, ticks

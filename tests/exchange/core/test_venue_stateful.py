@@ -1007,6 +1007,23 @@ def run_plain(commands: Iterable[Command]) -> tuple[list[list[Event]], list[str]
     return events, digests, None
 
 
+def test_a_pickled_venue_carries_on_as_the_original() -> None:
+    """Snapshots pickle the venue, caches included (watches, budgets): a copy taken midway
+    answers the rest of the commands exactly as the original does, in either build."""
+    import pickle
+
+    commands = random_commands(random.Random(4), 600)
+    venue = Venue(INSTRUMENTS)
+    for command in commands[:300]:
+        venue.apply(command)
+    assert venue.budgets.live or venue.budgets.unchecked, "no account held several symbols"
+    copy = pickle.loads(pickle.dumps(venue))
+    assert copy.digest() == venue.digest()
+    for command in commands[300:]:
+        assert copy.apply(command) == venue.apply(command)
+    assert copy.digest() == venue.digest()
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_same_commands_same_events(seed: int) -> None:
     """Determinism: one seeded command list, two fresh venues, the same events and the same

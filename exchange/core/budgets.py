@@ -51,10 +51,13 @@ class Budgets:
         self._sweep()
 
     def untrack(self, account: int) -> None:
-        # Its version stays (and moves on): entries left in the heaps must never match again.
-        self._stale(account)
+        """The account has at most one cross position now (most accounts, most of the time:
+        nothing to do unless it was tracked)."""
+        if account in self._budgeted:
+            # Its version stays (and moves on): its entries must never match again.
+            self._stale(account)
+            self._sweep()
         self.unchecked.discard(account)
-        self._sweep()
 
     def due(self, symbol: str, mark: int, holders: Container[int]) -> list[int]:
         """The tracked accounts holding ``symbol`` to check now that its mark is ``mark``."""

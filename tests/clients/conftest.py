@@ -11,28 +11,18 @@ from __future__ import annotations
 
 import itertools
 import signal
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from clients import Client, Credentials, RetryPolicy
+from tests.live import free_port, start_serve
 
 BTC = "BTCUSDT"
 ROOT = Path(__file__).resolve().parents[2]
 _names = itertools.count(1)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class Server:
@@ -47,21 +37,8 @@ class Server:
         self.output: list[str] = []
 
     def start(self) -> Server:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "exchange", "serve", "--port", str(self.port),
-             "--data-dir", str(self.data_dir), *self.args],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{self.url}/api/v1/time", timeout=1):
-                    return self
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    self.proc.kill()
-                    out = self.proc.stdout.read() if self.proc.stdout else ""
-                    pytest.fail(f"the server did not start: {out}")
-                time.sleep(0.1)
+        self.proc = start_serve(self.data_dir, self.port, *self.args, cwd=ROOT)
+        return self
 
     def kill(self) -> None:
         """Die at once: connections are cut, nothing is said to clients."""

@@ -6,11 +6,9 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,35 +17,19 @@ import pytest
 import websockets
 
 from exchange.server.auth import sign, signature_payload
+from tests.live import free_port, start_serve
 
 BTC = "BTCUSDT"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     data_dir = tmp_path_factory.mktemp("live") / "data"
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "exchange", "serve", "--port", str(port), "--data-dir",
-         str(data_dir)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = start_serve(data_dir, port)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/api/v1/time", timeout=1):
-                break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"server did not start: {proc.stdout.read() if proc.stdout else ''}")
-            time.sleep(0.2)
     yield url, data_dir
     proc.send_signal(signal.SIGINT)  # Ctrl-C
     out, _ = proc.communicate(timeout=20)

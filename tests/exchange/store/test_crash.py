@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -17,23 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from exchange.server.auth import sign, signature_payload
-from tests.exchange.server.test_live_server import free_port
+from tests.live import free_port, start_serve
 
 BTC = "BTCUSDT"
 
 
 def start(data_dir: Path, port: int) -> subprocess.Popen[str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "exchange", "serve", "--port", str(port), "--data-dir",
-         str(data_dir)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/time", timeout=1):
-                return proc
-        except OSError:
-            assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
-            time.sleep(0.2)
+    return start_serve(data_dir, port)
 
 
 def call(port: int, user: dict[str, Any], method: str, path: str,

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -19,14 +16,9 @@ from typing import Any
 import ccxt
 import pytest
 
+from tests.live import free_port, start_serve
+
 SYMBOL = "BTC/USDT:USDT"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def point(exchange: Any, base: str) -> Any:
@@ -83,20 +75,8 @@ class Live:
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     data_dir = tmp_path_factory.mktemp("binance") / "data"
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "exchange", "serve", "--port", str(port), "--data-dir",
-         str(data_dir)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = start_serve(data_dir, port, probe="/fapi/v1/ping")
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/fapi/v1/ping", timeout=1):
-                break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"server did not start: {proc.stdout.read() if proc.stdout else ''}")
-            time.sleep(0.2)
     admin_key = (data_dir / "admin.key").read_text().strip()
     time.sleep(1.5)  # the first clock beats: a traded price and a mark
     yield Live(url, data_dir, admin_key)

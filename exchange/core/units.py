@@ -53,13 +53,27 @@ def ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
+# Units seen so far, by their text: the few tick, step and money sizes of the venue. Keyed by
+# text, not by value, since Decimal("0.1") == Decimal("0.10") but the two format differently.
+_SPLIT_UNITS: dict[str, tuple[int, int]] = {}
+_MAX_SPLIT_UNITS = 1_024
+
+
 def _split_unit(unit: Decimal) -> tuple[int, int]:
     """``unit == mantissa * 10**exponent`` with ``mantissa > 0``, as two ints."""
+    exact = type(unit) is Decimal  # a subclass could print itself otherwise: never cached
+    if exact:
+        split = _SPLIT_UNITS.get(str(unit))
+        if split is not None:
+            return split
     if not isinstance(unit, Decimal) or not unit.is_finite() or unit <= 0:
         raise ValueError(f"a unit must be a positive finite Decimal, got {unit!r}")
     _, digits, exponent = unit.as_tuple()
     assert isinstance(exponent, int)  # finite, checked above
-    return int("".join(map(str, digits))), exponent
+    split = int("".join(map(str, digits))), exponent
+    if exact and len(_SPLIT_UNITS) < _MAX_SPLIT_UNITS:
+        _SPLIT_UNITS[str(unit)] = split
+    return split
 
 
 def _split_text(text: object, what: str) -> tuple[bool, int, int]:

@@ -44,6 +44,7 @@ from exchange.core.events import (
 )
 from exchange.server.auth import ApiKey, Permission
 from exchange.server.errors import ApiCode, ApiError
+from exchange.server.outbox import Outbox
 from exchange.server.projections import KLINE_INTERVALS
 from exchange.server.routes_private import (
     OrderBody,
@@ -64,22 +65,11 @@ LIQUIDATION_EVENTS = (LiquidationStarted, PositionTakenOver, LiquidationFilled, 
 class Connection:
     def __init__(self, ws: WebSocket, limit: int = QUEUE_LIMIT) -> None:
         self.ws = ws
-        self.queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(limit)
+        self.outbox: Outbox[dict[str, Any]] = Outbox(limit)
+        self.send = self.outbox.put
         self.streams: set[str] = set()
         self.user: int | None = None
         self.key: ApiKey | None = None
-        self.overflowed = False
-
-    def send(self, message: dict[str, Any]) -> None:
-        if self.overflowed:
-            return
-        try:
-            self.queue.put_nowait(message)
-        except asyncio.QueueFull:
-            self.overflowed = True
-            with contextlib.suppress(asyncio.QueueFull):
-                self.queue.get_nowait()
-                self.queue.put_nowait(None)  # tells the writer to close the connection
 
 
 class Hub:
@@ -167,13 +157,14 @@ class Hub:
 
 
 async def writer(conn: Connection) -> None:
+    outbox, send_text = conn.outbox, conn.ws.send_text
     while True:
-        message = await conn.queue.get()
+        message = await outbox.get()
         if message is None:
             await conn.ws.close(code=1008, reason="slow consumer: too far behind the stream")
             return
         # pydantic-core's serialiser: compact, and several times quicker than json.dumps
-        await conn.ws.send_text(to_json(message).decode())
+        await send_text(to_json(message).decode())
 
 
 @router.websocket("/ws")

@@ -43,6 +43,7 @@ from exchange.core.units import format_usdt
 from exchange.server.binance import formats, klines, rest_public
 from exchange.server.binance.state import FacadeState
 from exchange.server.binance.userstream import UserBatch
+from exchange.server.outbox import Outbox
 from exchange.server.runtime import Exchange
 from exchange.server.wire import side_str
 from matching import Side
@@ -98,23 +99,12 @@ def parse_stream(name: str, instruments: dict[str, Instrument]) -> Stream | None
 class Conn:
     def __init__(self, ws: WebSocket, limit: int, combined: bool) -> None:
         self.ws = ws
-        self.queue: asyncio.Queue[str | None] = asyncio.Queue(limit)
+        self.outbox: Outbox[str] = Outbox(limit)
+        self.send_text = self.outbox.put
         self.combined = combined
         self.streams: set[str] = set()
         self.user: int | None = None
         self.listen_key: str | None = None
-        self.overflowed = False
-
-    def send_text(self, text: str) -> None:
-        if self.overflowed:
-            return
-        try:
-            self.queue.put_nowait(text)
-        except asyncio.QueueFull:
-            self.overflowed = True
-            with contextlib.suppress(asyncio.QueueFull):
-                self.queue.get_nowait()
-                self.queue.put_nowait(None)  # tells the writer to close the connection
 
     def send_stream(self, stream: str, payload: str) -> None:
         if self.combined:
@@ -525,7 +515,7 @@ def handle(hub: Hub, conn: Conn, raw: str) -> dict[str, Any]:
 
 async def writer(conn: Conn) -> None:
     while True:
-        text = await conn.queue.get()
+        text = await conn.outbox.get()
         if text is None:
             await conn.ws.close(code=1008, reason="slow consumer: too far behind the stream")
             return

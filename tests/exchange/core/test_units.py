@@ -113,6 +113,15 @@ def test_format_units(n: int, unit: str, expected: str) -> None:
     assert format_units(n, Decimal(unit)) == expected
 
 
+def test_equal_units_written_differently_keep_their_own_decimals() -> None:
+    # The units' splits are remembered; Decimal("0.1") == Decimal("0.10") must not share one.
+    for _ in range(2):
+        assert format_units(3, Decimal("0.1")) == "0.3"
+        assert format_units(3, Decimal("0.10")) == "0.30"
+        assert format_units(3, Decimal("0.100")) == "0.300"
+        assert parse_units("0.3", Decimal("0.10"), "price") == 3
+
+
 def test_parse_decimal_keeps_the_written_decimals() -> None:
     assert str(parse_decimal("0.10", "tick_size")) == "0.10"
     assert parse_decimal("0", "tick_size") == 0

@@ -130,7 +130,7 @@ def test_a_slow_consumer_is_closed_not_waited_for() -> None:
         conn = Connection(socket, limit=10)  # type: ignore[arg-type]
         for i in range(50):  # the sequencer publishes without ever waiting
             conn.send({"n": i})
-        assert conn.overflowed
+        assert conn.outbox.overflowed
         await asyncio.wait_for(writer(conn), 5)
         assert socket.closed is not None and socket.closed[0] == 1008
         assert "slow consumer" in socket.closed[1]

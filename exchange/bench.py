@@ -8,7 +8,8 @@ orders and 1% mark-price updates, from ``--accounts`` funded accounts.
 
 The stream is built in chunks outside the timed region; each command is timed alone, and the
 throughput is the command count over the wall time of the whole timed loop, timer calls
-included. The last line printed is one JSON object.
+included. It runs with the server's garbage-collector setting (``exchange/gc_tuning.py``).
+The last line printed is one JSON object.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from exchange.core.commands import (
 from exchange.core.events import Rejected
 from exchange.core.orders import OrderType, WorkingType
 from exchange.core.venue import Venue
+from exchange.gc_tuning import GC_THRESHOLD, tune_gc
 from matching import Side, TimeInForce
 
 CHUNK = 10_000
@@ -148,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.commands <= 0 or args.accounts <= 0:
         parser.error("--commands and --accounts must be positive")
 
+    tune_gc()  # the server's setting: the venue runs under it there
     venue = Venue(load_instruments())
     setup(venue, args.accounts)
     seconds, events, rejected, samples = run(venue, args.commands, args.accounts, args.seed)
@@ -172,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         "p999_us": round(latencies[min(n - 1, (n * 999) // 1000)] / 1000, 2),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
         "python": sys.version.split()[0],
+        "gc_threshold": GC_THRESHOLD,
     }))
     return 0
 

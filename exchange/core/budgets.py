@@ -78,20 +78,24 @@ class Budgets:
     def checked(self, account: int, room: int, weights: list[tuple[str, int]]) -> None:
         """The tracked account was checked exactly: ``room`` atoms of margin left before
         80%, and ``(symbol, weight)`` for each of its cross positions."""
-        self._stale(account)
-        self._sweep()
-        total = sum(w for _, w in weights)
+        if account in self._budgeted:  # else its entries are stale already
+            self._stale(account)
+        total = 0
+        for _, weight in weights:
+            total += weight
         if room <= 0 or total <= 0:
             self.unchecked.add(account)
             return
         self.unchecked.discard(account)
         distance = -(-room // total)
         version = self.versions[account]
+        heaps, moved = self.heaps, self.moved
         for symbol, _ in weights:
-            heapq.heappush(self.heaps[symbol], (self.moved[symbol] + distance, account, version))
+            heapq.heappush(heaps[symbol], (moved[symbol] + distance, account, version))
         self._budgeted[account] = len(weights)
         self.live += len(weights)
         self.entries += len(weights)
+        self._sweep()
 
     def _stale(self, account: int) -> None:
         """Make the account's entries stale."""

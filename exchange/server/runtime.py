@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import json
 import logging
 import time
@@ -27,6 +26,7 @@ from exchange.core.events import Event, Rejected
 from exchange.core.instruments import Instrument
 from exchange.core.venue import STATE_FORMAT, Venue
 from exchange.feeds.synthetic import SyntheticFeed
+from exchange.gc_tuning import tune_gc
 from exchange.server.auth import (
     ApiKey,
     KeyStore,
@@ -47,8 +47,6 @@ log = logging.getLogger("paper_exchange")
 START_PRICES = {"BTCUSDT": "65000", "ETHUSDT": "3200", "SOLUSDT": "150"}
 # Agents trade from accounts far above users' ids.
 AGENT_ACCOUNT_BASE = 1_000_000_000
-# Allocations between young-generation collections (Python's default: 700); see tune_gc.
-GC_THRESHOLD = 50_000
 # Loop passes the journal's group commit waits before it writes (see _flush_forever).
 GATHER_PASSES = 2
 
@@ -93,18 +91,6 @@ def index_price(symbol: str, price: int) -> Callable[[int], Command]:
         return SetIndexPrice(ts, symbol, price)
 
     return make
-
-
-def tune_gc() -> None:
-    """Fewer cyclic garbage collections in a server process.
-
-    The venue keeps a large heap of long-lived small objects (books, orders, accounts,
-    projections), which Python's collector, at its default thresholds, walked every few
-    thousand allocations: about 6% of the server's time under ``loadtests.bench_api``, in
-    pauses of up to 100 ms (measured with gc.callbacks). Almost everything the server
-    allocates per request is freed by reference counting, so collecting seldom loses little.
-    """
-    gc.set_threshold(GC_THRESHOLD, 20, 10)
 
 
 class Exchange:

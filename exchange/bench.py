@@ -9,7 +9,9 @@ orders and 1% mark-price updates, from ``--accounts`` funded accounts.
 The stream is built in chunks outside the timed region; each command is timed alone, and the
 throughput is the command count over the wall time of the whole timed loop, timer calls
 included. It runs with the server's garbage-collector setting (``exchange/gc_tuning.py``).
-The last line printed is one JSON object.
+``--by-kind`` adds where the time goes: per command kind (an order's type and time in force;
+rejected commands apart), the count, the mean latency and the share of the time. The last line
+printed is one JSON object.
 """
 
 from __future__ import annotations
@@ -119,15 +121,29 @@ def stream(venue: Venue, commands: int, accounts: int, seed: int) -> Iterator[li
         yield chunk
 
 
-def run(venue: Venue, commands: int, accounts: int,
-        seed: int) -> tuple[float, int, int, array.array[int]]:
+def kind(command: Command) -> str:
+    """A command's kind for ``--by-kind``: its class, and an order's type and time in force."""
+    if type(command) is PlaceOrder:
+        return f"{command.order_type.name}/{command.tif.name}"
+    return type(command).__name__
+
+
+def run(venue: Venue, commands: int, accounts: int, seed: int,
+        kinds: list[str] | None = None) -> tuple[float, int, int, array.array[int], bytearray]:
+    """Apply the stream; the wall time, events, rejections, each command's latency (ns) and
+    whether it was rejected. With ``kinds``, each command's kind is appended to it too (named
+    outside the timed region)."""
     apply = venue.apply
     clock = time.perf_counter_ns
     latencies = array.array("q")
     record = latencies.append
+    outcomes = bytearray()
+    note = outcomes.append
     events = rejected = 0
     elapsed = 0
     for chunk in stream(venue, commands, accounts, seed):
+        if kinds is not None:
+            kinds.extend(kind(c) for c in chunk)
         chunk_start = clock()
         for command in chunk:
             start = clock()
@@ -136,8 +152,27 @@ def run(venue: Venue, commands: int, accounts: int,
             events += len(out)
             if type(out[0]) is Rejected:
                 rejected += 1
+                note(1)
+            else:
+                note(0)
         elapsed += clock() - chunk_start
-    return elapsed / 1e9, events, rejected, latencies
+    return elapsed / 1e9, events, rejected, latencies, outcomes
+
+
+def by_kind(kinds: list[str], latencies: array.array[int],
+            outcomes: bytearray) -> dict[str, dict[str, float | int]]:
+    """Per kind (rejected ones apart, as "<kind>/rejected"): count, mean latency and share of
+    the time spent applying commands, largest share first."""
+    time_ns: dict[str, int] = {}
+    count: dict[str, int] = {}
+    for name, ns, was_rejected in zip(kinds, latencies, outcomes, strict=True):
+        key = f"{name}/rejected" if was_rejected else name
+        time_ns[key] = time_ns.get(key, 0) + ns
+        count[key] = count.get(key, 0) + 1
+    total = sum(time_ns.values()) or 1
+    return {key: {"commands": count[key], "mean_us": round(ns / count[key] / 1000, 2),
+                  "share_pct": round(100 * ns / total, 1)}
+            for key, ns in sorted(time_ns.items(), key=lambda item: -item[1])}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--commands", type=int, default=1_000_000)
     parser.add_argument("--accounts", type=int, default=1_000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--by-kind", action="store_true",
+                        help="add each command kind's count, mean latency and share of the "
+                             "time (as by_kind) to the JSON")
     args = parser.parse_args(argv)
     if args.commands <= 0 or args.accounts <= 0:
         parser.error("--commands and --accounts must be positive")
@@ -153,13 +191,16 @@ def main(argv: list[str] | None = None) -> int:
     tune_gc()  # the server's setting: the venue runs under it there
     venue = Venue(load_instruments())
     setup(venue, args.accounts)
-    seconds, events, rejected, samples = run(venue, args.commands, args.accounts, args.seed)
+    kinds: list[str] | None = [] if args.by_kind else None
+    seconds, events, rejected, samples, outcomes = run(venue, args.commands, args.accounts,
+                                                       args.seed, kinds)
     gap = venue.conservation_gap()
     open_orders = len(venue.orders)
     del venue
     gc.collect()
     latencies = sorted(samples)
     n = len(latencies)
+    extra = {} if kinds is None else {"by_kind": by_kind(kinds, samples, outcomes)}
     print(json.dumps({
         "commands": args.commands,
         "accounts": args.accounts,
@@ -176,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
         "python": sys.version.split()[0],
         "gc_threshold": GC_THRESHOLD,
+        **extra,
     }))
     return 0
 

@@ -92,22 +92,34 @@ class KeyStore:
             raise ApiError(401, ApiCode.AUTH_INVALID_KEY, "unknown API key")
         window = DEFAULT_RECV_WINDOW_MS
         if recv_window is not None:
-            if not recv_window.isdigit() or not 0 < int(recv_window) <= MAX_RECV_WINDOW_MS:
+            if not _ms_digits(recv_window) or not 0 < int(recv_window) <= MAX_RECV_WINDOW_MS:
                 raise ApiError(400, ApiCode.INVALID_REQUEST,
                                f"X-RECV-WINDOW must be 1 to {MAX_RECV_WINDOW_MS} ms")
             window = int(recv_window)
-        if not timestamp.isdigit() or len(timestamp) > 16:
+        if not _ms_digits(timestamp):
             raise ApiError(401, ApiCode.AUTH_TIMESTAMP, "X-TIMESTAMP must be an integer of ms")
         if abs(now_ms - int(timestamp)) > window:
             raise ApiError(401, ApiCode.AUTH_TIMESTAMP,
                            f"timestamp {timestamp} is outside the {window} ms window around "
                            f"the server's time {now_ms}: check your clock")
         expected = sign(key.secret, signature_payload(timestamp, method, path, body))
-        if not hmac.compare_digest(expected, signature.lower()):
+        if not signature_matches(expected, signature):
             raise ApiError(401, ApiCode.AUTH_INVALID_SIGNATURE,
                            "signature mismatch: HMAC-SHA256 of timestamp + METHOD + path + "
                            "body with your secret, hex")
         return key
+
+
+def _ms_digits(text: str) -> bool:
+    """ASCII digits, few enough for a time in ms: ``str.isdigit`` alone also takes "²" and
+    other scripts' digits, which ``int()`` then refuses (a 500 where a 401 is due)."""
+    return text.isascii() and text.isdigit() and len(text) <= 16
+
+
+def signature_matches(expected: str, signature: str) -> bool:
+    """Constant-time comparison of hex signatures, case-insensitive. As bytes: on ``str``,
+    ``hmac.compare_digest`` raises for any non-ASCII character instead of answering no."""
+    return hmac.compare_digest(expected.encode(), signature.lower().encode("utf-8", "replace"))
 
 
 def require(key: ApiKey, permission: Permission) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from collections import defaultdict
 from typing import Any
 
@@ -56,6 +57,7 @@ from exchange.server.runtime import Exchange
 from exchange.server.wire import event_to_wire
 
 router = APIRouter()
+log = logging.getLogger("paper_exchange")
 
 QUEUE_LIMIT = 10_000
 MAX_IN_FLIGHT = 256  # requests of one connection being handled at once
@@ -258,6 +260,9 @@ async def handle(hub: Hub, conn: Connection, raw: str) -> dict[str, Any] | None:
                        "op is one of ping, subscribe, unsubscribe, login, order, cancel")
     except ApiError as exc:
         return error(request_id, exc.code, exc.msg)
+    except Exception:  # a bug: the client still gets its answer (REST's would be a 500)
+        log.exception("unexpected error handling a websocket %r message", op)
+        return error(request_id, ApiCode.INTERNAL, "internal error")
 
 
 def login(hub: Hub, conn: Connection, message: dict[str, Any], request_id: Any) -> dict[str, Any]:

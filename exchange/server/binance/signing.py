@@ -14,7 +14,7 @@ import hmac
 
 from fastapi import Request
 
-from exchange.server.auth import ApiKey, Permission
+from exchange.server.auth import ApiKey, Permission, signature_matches
 from exchange.server.binance import errors
 from exchange.server.binance.errors import BinanceError
 from exchange.server.binance.params import Params
@@ -71,7 +71,7 @@ def verify(ex: Exchange, request: Request, params: Params, query: bytes,
         raise BinanceError(errors.BAD_RECV_WINDOW,
                            f"recvWindow must be less than {MAX_RECV_WINDOW_MS}.")
     expected = sign(key.secret, without_signature(query) + without_signature(body))
-    if not hmac.compare_digest(expected, signature.lower()):
+    if not signature_matches(expected, signature):
         raise BinanceError(errors.INVALID_SIGNATURE, "Signature for this request is not valid.")
     now = ex.now_ms()
     timestamp = int(timestamp_text)

@@ -9,6 +9,9 @@ import time
 from decimal import Decimal
 from typing import Any
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from tests.exchange.server.conftest import Server, Trader
 
 BTC = "BTCUSDT"
@@ -155,6 +158,47 @@ def test_signatures_timestamps_and_permissions(server: Server) -> None:
     assert reader.get("/api/v1/account").status_code == 200
     r = reader.post("/api/v1/orders", order(side="BUY", type="MARKET", quantity="0.001"))
     assert r.status_code == 403 and r.json()["code"] == "AUTH_FORBIDDEN"
+
+
+def test_non_ascii_auth_headers_are_refused_not_failed(server: Server) -> None:
+    # "²" and "¹" pass str.isdigit() but not int(); hmac.compare_digest raises on non-ASCII
+    # text: each of these used to answer 500.
+    bot = server.user("bot")
+    body = json.dumps(order(side="BUY", type="MARKET", quantity="0.001")).encode()
+    for method, path, content in (("GET", "/api/v1/account", b""),
+                                  ("POST", "/api/v1/orders", body)):
+        for name, value, status, code in (
+                ("X-SIGNATURE", "\xe9" * 64, 401, "AUTH_INVALID_SIGNATURE"),
+                ("X-TIMESTAMP", "\xb2", 401, "AUTH_TIMESTAMP"),
+                ("X-RECV-WINDOW", "\xb9", 400, "INVALID_REQUEST")):
+            headers: dict[str, Any] = dict(bot.headers(method, path, content))
+            headers[name] = value.encode("latin-1")  # as the bytes arrive on the wire
+            r = server.client.request(method, path, content=content or None, headers=headers)
+            assert (r.status_code, r.json()["code"]) == (status, code), (path, name, r.text)
+    assert server.exchange.venue.accounts[bot.user].positions[BTC].size == 0
+
+
+_FUZZ_USERS: dict[int, Trader] = {}  # one user per server: hypothesis reuses the fixture
+_HEADER_BYTES = st.text(st.characters(min_codepoint=32, max_codepoint=255), max_size=24).map(
+    lambda text: text.encode("latin-1"))  # any byte a header value may carry
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.sampled_from(["X-API-KEY", "X-TIMESTAMP", "X-SIGNATURE", "X-RECV-WINDOW"]),
+       value=_HEADER_BYTES, post=st.booleans())
+def test_any_auth_header_value_gets_a_4xx_answer(server: Server, name: str, value: bytes,
+                                                  post: bool) -> None:
+    bot = _FUZZ_USERS.get(id(server)) or _FUZZ_USERS.setdefault(id(server), server.user("fuzz"))
+    method, path = ("POST", "/api/v1/orders") if post else ("GET", "/api/v1/orders/open")
+    body = json.dumps(order(side="BUY", type="LIMIT", price="1000", quantity="0.1")).encode()
+    content = body if post else b""
+    headers: dict[str, Any] = dict(bot.headers(method, path, content))
+    headers[name] = value
+    r = server.client.request(method, path, content=content or None, headers=headers)
+    if r.status_code < 300:  # only a value that means what the valid one did
+        return
+    assert r.status_code < 500 and set(r.json()) == {"code", "msg"}, r.text
 
 
 def test_users_are_isolated(server: Server) -> None:

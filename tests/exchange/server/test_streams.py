@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import json
 import random
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -105,6 +106,18 @@ def test_websocket_bad_messages_get_errors_not_disconnects(live: Server) -> None
             assert set(reply["error"]) == {"code", "msg"}
         ws.send_json({"op": "ping", "id": 7})
         assert ws.receive_json()["result"] == "pong"
+
+
+def test_a_non_ascii_login_signature_is_answered(live: Server) -> None:
+    bot = live.user("accents")
+    with live.client.websocket_connect("/ws") as ws:
+        ws.send_json({"op": "login", "id": 1, "api_key": bot.api_key,
+                      "timestamp": str(int(time.time() * 1000)), "signature": "\u00e9" * 64})
+        reply = ws.receive_json()
+        assert reply["id"] == 1 and reply["error"]["code"] == "AUTH_INVALID_SIGNATURE"
+        ws.send_json({"op": "login", "id": 2, "api_key": bot.api_key, "timestamp": "\u00b2",
+                      "signature": "00"})
+        assert ws.receive_json()["error"]["code"] == "AUTH_TIMESTAMP"
 
 
 def test_a_slow_consumer_is_closed_not_waited_for() -> None:

@@ -73,6 +73,14 @@ def test_auth_failures_carry_binances_codes(market: Server) -> None:
     assert b.error("GET", path + "?symbol=A&symbol=B", {})[1] in (-1101, -1022)
 
 
+def test_a_non_ascii_signature_is_invalid_not_a_failure(market: Server) -> None:
+    b = bot(market, "accents")
+    now = int(time.time() * 1000)
+    answer = market.client.get(f"/fapi/v2/balance?timestamp={now}&signature=%C3%A9",
+                               headers={"X-MBX-APIKEY": b.api_key})
+    assert (answer.status_code, answer.json()["code"]) == (400, -1022), answer.text
+
+
 def test_unknown_paths_and_methods_answer_binance_shaped(market: Server) -> None:
     client = market.client
     answer = client.get("/fapi/v1/nothing")

@@ -202,6 +202,12 @@ def faucet(amount: DecimalLike) -> Call[Deposited]:
                 retry=Retry.NEVER)
 
 
+def reset_account(balance: DecimalLike | None = None) -> Call[Account]:
+    body = {} if balance is None else {"balance": decimal_str(to_decimal(balance, "balance"))}
+    return Call("POST", f"{V1}/account/reset", "/api/v1/account/reset", _one(Account),
+                body=body, signed=True, retry=Retry.NEVER)
+
+
 def withdraw(amount: DecimalLike) -> Call[Withdrawn]:
     return Call("POST", f"{V1}/withdraw", "/api/v1/withdraw", _event(Withdrawn),
                 body={"amount": decimal_str(to_decimal(amount, "amount"))}, signed=True,

@@ -263,6 +263,11 @@ class Client(_Common):
     def withdraw(self, amount: DecimalLike) -> Withdrawn:
         return self._run(_api.withdraw(amount))
 
+    def reset_account(self, balance: DecimalLike | None = None) -> Account:
+        """Start over, where the server allows it: every open order canceled, the wallet set
+        to ``balance`` (default: the server's). Positions must be closed first."""
+        return self._run(_api.reset_account(balance))
+
     # ------------------------------------------------------------------- orders
 
     def place_order(self, order: OrderRequest) -> PlacedOrder:
@@ -423,6 +428,9 @@ class AsyncClient(_Common):
 
     async def withdraw(self, amount: DecimalLike) -> Withdrawn:
         return await self._run(_api.withdraw(amount))
+
+    async def reset_account(self, balance: DecimalLike | None = None) -> Account:
+        return await self._run(_api.reset_account(balance))
 
     # ------------------------------------------------------------------- orders
 

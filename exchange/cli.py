@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import json
 import random
+import shlex
 import sys
 import urllib.error
 import urllib.request
@@ -49,8 +50,9 @@ def serve(args: argparse.Namespace) -> int:
     print(f"  API docs:  {url}/docs", flush=True)
     print(f"  websocket: ws://{args.host}:{args.port}/ws", flush=True)
     print(f"  admin key: {exchange.admin_key_path} (owner-only)", flush=True)
-    print(f"  add a user: paper-exchange users create alice --deposit 10000 --url {url}",
-          flush=True)
+    # The data directory as an absolute path: the hint must work from any directory.
+    print(f"  add a user: paper-exchange users create alice --deposit 10000 --url {url} "
+          f"--data-dir {shlex.quote(str(Path(args.data_dir).resolve()))}", flush=True)
     # uvicorn shuts down cleanly on Ctrl-C, then passes the KeyboardInterrupt on.
     with contextlib.suppress(KeyboardInterrupt):
         uvicorn.run(create_app(exchange), host=args.host, port=args.port, log_level="warning")

@@ -99,6 +99,17 @@ class CancelAllOrders(NamedTuple):
     symbol: str
 
 
+class ResetAccount(NamedTuple):
+    """Start over: cancel every open order (resting and conditional, all symbols) and set the
+    wallet to ``balance``. Only with no position open: a position has counterparties, so it
+    is closed by trading, never wiped. The wallet moves as a withdrawal or deposit, so the
+    venue's money stays accounted for."""
+
+    ts: int
+    account: int
+    balance: int  # atoms, >= 0
+
+
 class SetIndexPrice(NamedTuple):
     """An index (spot reference) price from a feed. The venue derives the mark price from it
     and the book (MECHANICS.md, "Mark price"), samples the premium for funding, settles funding
@@ -126,8 +137,8 @@ class SetMarkPrice(NamedTuple):
 
 
 Command = (CreateAccount | Deposit | Withdraw | SetLeverage | SetMarginMode | AdjustIsolatedMargin
-           | PlaceOrder | CancelOrder | AmendOrder | CancelAllOrders | SetIndexPrice | Tick
-           | SetMarkPrice)
+           | PlaceOrder | CancelOrder | AmendOrder | CancelAllOrders | ResetAccount
+           | SetIndexPrice | Tick | SetMarkPrice)
 
 
 # ---------------------------------------------------------------- raw views
@@ -222,6 +233,12 @@ class RawCancelAllOrders(NamedTuple):
     symbol: object
 
 
+class RawResetAccount(NamedTuple):
+    ts: object
+    account: object
+    balance: object
+
+
 class RawSetIndexPrice(NamedTuple):
     ts: object
     symbol: object
@@ -240,7 +257,8 @@ RAW_VIEWS: dict[type, type] = {
     SetLeverage: RawSetLeverage, SetMarginMode: RawSetMarginMode,
     AdjustIsolatedMargin: RawAdjustIsolatedMargin, PlaceOrder: RawPlaceOrder,
     CancelOrder: RawCancelOrder, AmendOrder: RawAmendOrder, CancelAllOrders: RawCancelAllOrders,
-    SetIndexPrice: RawSetIndexPrice, SetMarkPrice: RawSetMarkPrice,
+    ResetAccount: RawResetAccount, SetIndexPrice: RawSetIndexPrice,
+    SetMarkPrice: RawSetMarkPrice,
 }
 """Each command with a raw view, and its view (Tick has only ``ts``, which ``apply`` reads
 with ``getattr``)."""

@@ -43,11 +43,13 @@ from exchange.core.commands import (
     RawCreateAccount,
     RawDeposit,
     RawPlaceOrder,
+    RawResetAccount,
     RawSetIndexPrice,
     RawSetLeverage,
     RawSetMarginMode,
     RawSetMarkPrice,
     RawWithdraw,
+    ResetAccount,
     SetIndexPrice,
     SetLeverage,
     SetMarginMode,
@@ -176,6 +178,7 @@ class Venue:
             CancelOrder: self._cancel_order,
             AmendOrder: self._amend_order,
             CancelAllOrders: self._cancel_all,
+            ResetAccount: self._reset_account,
             SetIndexPrice: self._set_index_price,
             Tick: self._tick,
             SetMarkPrice: self._set_mark_price,
@@ -280,6 +283,33 @@ class Venue:
         self.withdrawals += c.amount
         self.account_changed(c.account)
         out.append(Withdrawn(self._next(), c.ts, c.account, c.amount, acct.wallet))
+
+    def _reset_account(self, c: ResetAccount, out: list[Event]) -> None:
+        raw = cast(RawResetAccount, c)
+        acct = self._account(raw.account)
+        balance = raw.balance
+        if type(balance) is not int or not 0 <= balance <= MAX_AMOUNT:
+            raise Rejection(Code.INVALID_AMOUNT,
+                            f"balance must be an integer of atoms from 0 to {MAX_AMOUNT}")
+        held = sorted(s for s, p in acct.positions.items() if p.size or p.isolated_wallet)
+        if held:
+            raise Rejection(Code.POSITION_OPEN,
+                            f"close your positions first ({', '.join(held)}): a reset cancels "
+                            "orders and sets the wallet, it does not wipe positions")
+        self.now = c.ts
+        for symbol in sorted(acct.positions):
+            pos = acct.positions[symbol]
+            for order_id in sorted(pos.orders):
+                self._cancel(pos.orders[order_id], CancelReason.CANCEL_ALL, out)
+        change = balance - acct.wallet
+        acct.wallet = balance
+        if change > 0:
+            self.deposits += change
+            out.append(Deposited(self._next(), c.ts, c.account, change, balance))
+        elif change < 0:
+            self.withdrawals -= change
+            out.append(Withdrawn(self._next(), c.ts, c.account, -change, balance))
+        self.account_changed(c.account)
 
     def _set_leverage(self, c: SetLeverage, out: list[Event]) -> None:
         raw = cast(RawSetLeverage, c)

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from exchange.server import binance, routes_private, routes_public, ws
+from exchange.server.error_docs import error_codes_markdown
 from exchange.server.errors import ApiCode, ApiError
 from exchange.server.runtime import Exchange
 from exchange.server.signed import SignedJsonRoute
@@ -74,6 +75,29 @@ def allowed_methods(app: FastAPI, path: str) -> set[str]:
     return methods
 
 
+DESCRIPTION = f"""A paper-trading perpetual-futures exchange. Prices, quantities and money are
+decimal strings.
+
+## Auth
+
+Private endpoints are signed. Send your key as `X-API-KEY`, the time in ms as `X-TIMESTAMP`
+(within 5 s of the server's, or `X-RECV-WINDOW` ms, at most 60,000) and as `X-SIGNATURE` the
+hex HMAC-SHA256, keyed with your secret, of `timestamp + METHOD + path + body`, where `path`
+includes the query string as sent (`/api/v1/orders?symbol=BTCUSDT`) and `body` is the raw
+body (empty for GET and DELETE). Keys carry permissions (read, trade). Each key and each IP
+has a request rate limit; over it, the answer is 429 with `Retry-After`. The websocket at
+`/ws` logs in with `{{"op": "login", "api_key", "timestamp", "signature"}}`, the signature of
+`timestamp + "GET" + "/ws"`.
+
+## Errors
+
+Every error is JSON `{{"code": ..., "msg": ...}}`. `code` is stable (match on it); `msg` says
+what to fix.
+
+{error_codes_markdown()}
+"""
+
+
 def create_app(exchange: Exchange, *, run_clock: bool = True) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -84,8 +108,7 @@ def create_app(exchange: Exchange, *, run_clock: bool = True) -> FastAPI:
     app = FastAPI(
         title="paper-exchange",
         version="0.1.0",
-        description="A paper-trading perpetual-futures exchange. Prices, quantities and money "
-                    "are decimal strings. Private endpoints are signed: see /docs#auth.",
+        description=DESCRIPTION,
         lifespan=lifespan,
     )
     app.state.exchange = exchange

@@ -105,8 +105,8 @@ class KeyStore:
         expected = sign(key.secret, signature_payload(timestamp, method, path, body))
         if not signature_matches(expected, signature):
             raise ApiError(401, ApiCode.AUTH_INVALID_SIGNATURE,
-                           "signature mismatch: HMAC-SHA256 of timestamp + METHOD + path + "
-                           "body with your secret, hex")
+                           "signature mismatch: HMAC-SHA256 of timestamp + METHOD + path "
+                           "(with its query string) + body with your secret, hex")
         return key
 
 

@@ -23,6 +23,7 @@ from exchange.core.commands import (
     Command,
     Deposit,
     PlaceOrder,
+    ResetAccount,
     SetLeverage,
     SetMarginMode,
     Withdraw,
@@ -110,10 +111,13 @@ def choice(enum: Any, text: str, what: str) -> Any:
 
 @router.get("/account")
 async def get_account(request: Request, key: Auth) -> dict[str, Any]:
-    ex = exchange_of(request)
-    view = account_view(ex.venue, key.user)
+    return account_json(exchange_of(request), key.user)
+
+
+def account_json(ex: Exchange, user: int) -> dict[str, Any]:
+    view = account_view(ex.venue, user)
     return {
-        "user": key.user,
+        "user": user,
         "wallet_balance": format_usdt(view.wallet),
         "isolated_wallets": format_usdt(view.isolated_wallets),
         "unrealized_pnl": format_usdt(view.unrealized_pnl),
@@ -219,6 +223,34 @@ async def faucet(request: Request, body: AmountBody, key: Auth) -> dict[str, Any
                        f"amount must be more than 0 and at most {ex.config.faucet_max_usdt}")
     events = await commit(ex, lambda ts: Deposit(ts, key.user, amount))
     return event_to_wire(events[-1], ex.instruments)
+
+
+class ResetBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    balance: Str | None = Field(None, description="USDT to start again with, e.g. \"10000\" "
+                                                  "(default: the server's reset balance)")
+
+
+@router.post("/account/reset")
+async def reset_account(request: Request, key: Auth,
+                        body: ResetBody | None = None) -> dict[str, Any]:
+    """Start over (off in competitions): every open order is canceled and the wallet is set
+    to ``balance``. Positions must be closed first (``POSITION_OPEN``): they have
+    counterparties, so they are closed by trading, never wiped. History stays."""
+    ex = exchange_of(request)
+    require(key, Permission.TRADE)
+    if not ex.config.reset:
+        raise ApiError(403, ApiCode.FEATURE_DISABLED, "account reset is switched off here")
+    text = body.balance if body is not None else None
+    balance = (ex.config.reset_usdt * 10**8 if text is None
+               else parse("balance", lambda t: parse_usdt(t, "balance"), text))
+    assert balance is not None
+    limit = ex.config.faucet_max_usdt * 10**8
+    if not 0 <= balance <= limit:
+        raise ApiError(400, ApiCode.INVALID_REQUEST,
+                       f"balance must be from 0 to {ex.config.faucet_max_usdt}")
+    await commit(ex, lambda ts: ResetAccount(ts, key.user, balance))
+    return account_json(ex, key.user)
 
 
 @router.post("/withdraw")

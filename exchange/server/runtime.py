@@ -62,6 +62,7 @@ class ServerConfig:
     faucet: bool = True  # self-service deposits of play money
     faucet_max_usdt: int = 1_000_000
     reset: bool = True  # self-service account reset
+    reset_usdt: int = 10_000  # the wallet a reset starts again with, unless told otherwise
     signup: bool = True  # self-service sign-up
     market_makers: bool = True
     noise_traders: bool = True

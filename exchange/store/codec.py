@@ -20,7 +20,7 @@ from matching import SelfTradePrevention, Side, TimeInForce
 COMMANDS: dict[str, type] = {cls.__name__: cls for cls in (
     c.CreateAccount, c.Deposit, c.Withdraw, c.SetLeverage, c.SetMarginMode,
     c.AdjustIsolatedMargin, c.PlaceOrder, c.CancelOrder, c.AmendOrder, c.CancelAllOrders,
-    c.SetIndexPrice, c.Tick, c.SetMarkPrice)}
+    c.ResetAccount, c.SetIndexPrice, c.Tick, c.SetMarkPrice)}
 
 ENUM_FIELDS: dict[str, type[Enum]] = {
     "side": Side, "order_type": OrderType, "tif": TimeInForce, "working_type": WorkingType,

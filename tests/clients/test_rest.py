@@ -149,6 +149,17 @@ def test_account_positions_leverage_margin(client: Client) -> None:
     no_floats(position)
 
 
+def test_reset_account_starts_over(client: Client) -> None:
+    client.place_order(OrderRequest.limit(BTC, Side.BUY, "0.002", limit_price(client, Side.BUY)))
+    account = client.reset_account("500")
+    assert isinstance(account, Account) and account.wallet_balance == Decimal("500")
+    assert client.open_orders() == []
+    assert client.reset_account().wallet_balance == Decimal("10000")  # the server's default
+    with pytest.raises(ExchangeError) as e:
+        client.reset_account("-1")
+    assert e.value.code == "INVALID_REQUEST"
+
+
 def test_sync_clock(client: Client) -> None:
     offset = client.sync_clock()
     assert abs(offset) < 1_000 and client.clock_offset_ms == offset

@@ -170,6 +170,7 @@ _BY_CODE: dict[Code, tuple[int, str | None]] = {
     Code.NOT_ISOLATED: (ADD_MARGIN_NOT_ISOLATED,
                         "Add margin only support for isolated position."),
     Code.NO_POSITION: (ZERO_POSITION, "Cannot add position margin: position is 0."),
+    Code.POSITION_OPEN: (MARGIN_TYPE_POSITION, None),  # a reset with a position (not on Binance)
     Code.INVALID_SIDE: (INVALID_SIDE, "Invalid side."),
     Code.INVALID_ORDER_TYPE: (INVALID_ORDER_TYPE, "Invalid orderType."),
     Code.INVALID_TIME_IN_FORCE: (INVALID_TIF, "Invalid timeInForce."),

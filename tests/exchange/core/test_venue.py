@@ -16,6 +16,7 @@ from exchange.core.commands import (
     CreateAccount,
     Deposit,
     PlaceOrder,
+    ResetAccount,
     SetLeverage,
     SetMarginMode,
     SetMarkPrice,
@@ -23,6 +24,7 @@ from exchange.core.commands import (
 )
 from exchange.core.errors import Code
 from exchange.core.events import (
+    Deposited,
     Event,
     OrderAccepted,
     OrderAmended,
@@ -31,6 +33,7 @@ from exchange.core.events import (
     OrderFilled,
     OrderTriggered,
     Rejected,
+    Withdrawn,
 )
 from exchange.core.orders import (
     CancelReason,
@@ -49,6 +52,7 @@ LIMIT, MARKET = OrderType.LIMIT, OrderType.MARKET
 BTC = "BTCUSDT"
 # BTCUSDT: tick 0.10, step 0.001, so one tick x one lot = 0.0001 USDT = 10,000 atoms.
 ONE_BTC = 1000  # lots
+SOL = "SOLUSDT"
 
 
 def px(usdt: int | str) -> int:
@@ -565,6 +569,39 @@ def test_cancel_all_cancels_resting_and_conditional(sim: Sim) -> None:
     events = sim.do(CancelAllOrders, 1, BTC)
     assert [e.reason for e in of(events, OrderCanceled)] == [CancelReason.CANCEL_ALL] * 2
     assert not sim.pos(1).orders and sim.pos(1).buy_lots == 0
+
+
+def test_reset_cancels_every_order_and_sets_the_wallet(sim: Sim) -> None:
+    sim.limit(1, BUY, 100, 9_900)
+    sim.do(PlaceOrder, 1, BTC, BUY, OrderType.STOP_MARKET, 100, stop_price=px(10_100))
+    sim.do(SetMarkPrice, SOL, 10_000, 10_000)  # 100 USDT in SOL's ticks of 0.01
+    sim.do(PlaceOrder, 1, SOL, BUY, LIMIT, 1_000, 9_900)
+    before = sim.wallet(1)
+    events = sim.do(ResetAccount, 1, 10_000 * USDT)
+    assert [e.symbol for e in of(events, OrderCanceled)] == [BTC, BTC, SOL]
+    assert not sim.venue.orders and sim.pos(1).buy_lots == 0
+    withdrawn = of(events, Withdrawn)[0]
+    assert (withdrawn.amount, withdrawn.wallet) == (before - 10_000 * USDT, 10_000 * USDT)
+    assert account_view(sim.venue, 1).available == 10_000 * USDT
+    events = sim.do(ResetAccount, 1, 50_000 * USDT)  # upwards it is a deposit
+    assert of(events, Deposited)[0].amount == 40_000 * USDT
+    assert sim.do(ResetAccount, 1, 50_000 * USDT) == []  # nothing to do: nothing happens
+    assert sim.wallet(1) == 50_000 * USDT and sim.venue.conservation_gap() == 0
+
+
+def test_reset_is_refused_with_a_position_open_and_changes_nothing(sim: Sim) -> None:
+    sim.limit(2, SELL, 100, 10_000)
+    sim.market(1, BUY, 100)
+    sim.limit(1, SELL, 50, 10_100)
+    digest = sim.venue.digest()
+    assert rejected(sim.do(ResetAccount, 1, USDT)) == Code.POSITION_OPEN
+    assert rejected(sim.do(ResetAccount, 1, -1)) == Code.INVALID_AMOUNT
+    assert rejected(sim.do(ResetAccount, 99, USDT)) == Code.UNKNOWN_ACCOUNT
+    assert sim.venue.digest() == digest
+    sim.limit(2, BUY, 100, 9_950)
+    sim.market(1, SELL, 100, reduce_only=True)  # closed by trading, a reset goes through
+    assert not rejected(sim.do(ResetAccount, 1, USDT))
+    assert sim.wallet(1) == USDT and sim.venue.conservation_gap() == 0
 
 
 def test_self_trade_prevention_expires_the_taker(sim: Sim) -> None:

@@ -62,6 +62,7 @@ from exchange.core.commands import (
     CreateAccount,
     Deposit,
     PlaceOrder,
+    ResetAccount,
     SetIndexPrice,
     SetLeverage,
     SetMarginMode,
@@ -394,8 +395,10 @@ class Checked:
             raise
         if not events:
             # Accepted with nothing to report (CancelAllOrders with no open orders, a Tick
-            # before any funding time): no event, so no sequence number either.
-            assert type(command) in (CancelAllOrders, Tick), f"no events for {command!r}"
+            # before any funding time, a reset to the wallet it has, without orders): no
+            # event, so no sequence number either.
+            assert type(command) in (CancelAllOrders, Tick, ResetAccount), (
+                f"no events for {command!r}")
             assert venue.seq == seq_before
         elif len(events) == 1 and type(events[0]) is Rejected:
             # 2. A rejection changes nothing.
@@ -525,6 +528,19 @@ class VenueMachine(RuleBasedStateMachine):
         valid = (account in self.venue.accounts and type(amount) is int
                  and 0 < amount <= 10**20)
         assert rejected(events) != valid
+
+    @rule(account=accounts, balance=st.sampled_from((0, 1_000, 20_000, 100_000)).map(
+        lambda u: u * USDT) | st.sampled_from((-1, 2.5, "1", None)))
+    def reset_account(self, account: int, balance: Any) -> None:
+        acct = self.venue.accounts.get(account)
+        events = self.run(ResetAccount, account, balance)
+        flat = acct is not None and not any(
+            p.size or p.isolated_wallet for p in acct.positions.values())
+        valid = flat and type(balance) is int and balance >= 0
+        assert rejected(events) != valid, events
+        if valid:
+            assert acct is not None and acct.wallet == balance
+            assert not any(p.orders for p in acct.positions.values())
 
     @rule(account=accounts, how=st.sampled_from(("small", "max", "max+1", "wallet+1", "bad")),
           bad=st.sampled_from((0, -1, 2.5, "1", None)))

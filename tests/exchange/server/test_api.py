@@ -234,3 +234,51 @@ def test_clock_ticks_move_the_index_and_mark(server: Server) -> None:
     server.tick(5)
     after = server.client.get(f"/api/v1/prices?symbol={BTC}").json()
     assert after["index"] != before["index"] or after["mark"] != before["mark"]
+
+
+def test_account_reset_starts_over(server: Server) -> None:
+    maker, bot = server.user("maker", "1000000"), server.user("resetter", "5000")
+    price = mark(server)
+    assert bot.post("/api/v1/orders", order(side="BUY", type="LIMIT", quantity="0.010",
+                                            price=str(Decimal(price) * Decimal("0.98")
+                                                      .quantize(Decimal("0.1"))))
+                    ).status_code == 200
+    r = bot.post("/api/v1/account/reset", {})
+    assert r.status_code == 200, r.text
+    assert r.json()["wallet_balance"] == "10000.00000000"  # the server's default
+    assert r.json()["order_initial_margin"] == "0.00000000"
+    assert bot.get(f"/api/v1/orders/open?symbol={BTC}").json() == []
+    r = bot.post("/api/v1/account/reset", {"balance": "2500.5"})
+    assert r.json()["wallet_balance"] == "2500.50000000"
+    for bad, code in (({"balance": "-1"}, "INVALID_REQUEST"),
+                      ({"balance": "1e3"}, "INVALID_REQUEST"),
+                      ({"balance": "99999999999"}, "INVALID_REQUEST"),
+                      ({"wallet": "1"}, "INVALID_REQUEST")):
+        r = bot.post("/api/v1/account/reset", bad)
+        assert (r.status_code, r.json()["code"]) == (400, code), (bad, r.text)
+    # With a position open, a reset is refused: it is closed by trading first.
+    sell = maker.post("/api/v1/orders", order(side="SELL", type="LIMIT", quantity="0.010",
+                                              price=price))
+    assert sell.status_code == 200
+    assert bot.post("/api/v1/orders", order(side="BUY", type="MARKET", quantity="0.010")
+                    ).status_code == 200
+    r = bot.post("/api/v1/account/reset", {})
+    assert (r.status_code, r.json()["code"]) == (400, "POSITION_OPEN")
+    assert bot.get("/api/v1/account").json()["wallet_balance"] != "10000.00000000"
+    assert server.exchange.venue.conservation_gap() == 0
+
+
+def test_account_reset_can_be_switched_off(tmp_path: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    from exchange.server.app import create_app
+    from exchange.server.runtime import Exchange, ServerConfig
+
+    config = ServerConfig(data_dir=tmp_path / "d", market_makers=False, noise_traders=False,
+                          reset=False)
+    with TestClient(create_app(Exchange(config), run_clock=False)) as client:
+        from tests.exchange.server.conftest import Server as Srv
+
+        bot = Srv(client.app.state.exchange, client).user("competitor")  # type: ignore[attr-defined]
+        r = bot.post("/api/v1/account/reset", {})
+        assert (r.status_code, r.json()["code"]) == (403, "FEATURE_DISABLED")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from exchange.core.commands import PlaceOrder, SetMarginMode, Tick
+from exchange.core.commands import PlaceOrder, ResetAccount, SetMarginMode, Tick
 from exchange.core.orders import MarginMode, OrderType, WorkingType
 from exchange.store.codec import CodecError, decode_command, encode_command
 from exchange.store.journal import Journal, line_for, read
@@ -20,6 +20,7 @@ def test_commands_round_trip_exactly() -> None:
                    SelfTradePrevention.EXPIRE_BOTH),
         SetMarginMode(6, 2, "ETHUSDT", MarginMode.ISOLATED),
         Tick(7),
+        ResetAccount(8, 3, 10_000 * 10**8),
     ]
     for command in commands:
         import json

@@ -39,7 +39,8 @@ def serve(args: argparse.Namespace) -> int:
                           market_makers=not args.no_agents, noise_traders=not args.no_agents,
                           faucet=not args.no_faucet, reset=not args.no_faucet,
                           signup=not args.no_signup, journal=not args.no_journal,
-                          database_url=args.database_url)
+                          database_url=args.database_url, rate_per_key=args.rate_limit,
+                          burst=max(args.burst, args.rate_limit))
     try:
         exchange = Exchange(config)
     except InstrumentConfigError as exc:
@@ -161,6 +162,20 @@ def demo(seed: int, orders: int) -> int:
     return 0
 
 
+class ServerConfigDefaults:
+    """The server's defaults for the flags that change them (kept in step by a test)."""
+
+    rate = 50
+    burst = 100
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="paper-exchange",
                                      description="A paper-trading perpetual-futures exchange.")
@@ -181,6 +196,13 @@ def main(argv: list[str] | None = None) -> int:
     p_serve.add_argument("--database-url", default=None,
                          help="history database (default: $DATABASE_URL, else SQLite in "
                               "the data dir)")
+    p_serve.add_argument("--rate-limit", type=_positive, default=ServerConfigDefaults.rate,
+                         help="requests a second per key and per client IP (default "
+                              f"{ServerConfigDefaults.rate}; a classroom behind one NAT "
+                              "shares one IP)")
+    p_serve.add_argument("--burst", type=_positive, default=ServerConfigDefaults.burst,
+                         help="requests allowed at once above the rate (default "
+                              f"{ServerConfigDefaults.burst})")
     p_serve.add_argument("--no-journal", action="store_true",
                          help="no durability (state is lost at exit): only to measure its cost")
 

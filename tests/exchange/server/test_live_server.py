@@ -9,6 +9,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -105,3 +107,36 @@ def test_websocket_streams_login_and_orders(server: tuple[str, Path]) -> None:
             assert {"user", f"mark@{BTC}", f"depth@{BTC}"} <= seen
 
     asyncio.run(session())
+
+
+def test_serve_takes_the_rate_limit_and_names_the_data_dir_in_its_hint(tmp_path: Path) -> None:
+    port = free_port()
+    data_dir = tmp_path / "class"
+    proc = start_serve(data_dir, port, "--no-agents", "--rate-limit", "2", "--burst", "3")
+    try:
+        codes = []
+        for _ in range(8):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/time",
+                                            timeout=5) as answer:
+                    codes.append(answer.status)
+            except urllib.error.HTTPError as e:
+                codes.append(e.code)
+        # The burst of 3 (the start-up probe took one), then 429s (2 a second come back).
+        assert codes[:2] == [200, 200] and codes[2:].count(429) >= 5, codes
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=20)
+    assert f"--data-dir {data_dir.resolve()}" in out
+
+
+def test_the_serve_flags_defaults_are_the_servers() -> None:
+    from exchange.cli import ServerConfigDefaults
+    from exchange.server.runtime import ServerConfig
+
+    config = ServerConfig()
+    assert (ServerConfigDefaults.rate, ServerConfigDefaults.burst) == (config.rate_per_key,
+                                                                     config.burst)
+    result = subprocess.run([sys.executable, "-m", "exchange", "serve", "--rate-limit", "0"],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2 and "at least 1" in result.stderr

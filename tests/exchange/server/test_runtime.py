@@ -13,6 +13,15 @@ from exchange.server.runtime import Exchange, ServerConfig
 from exchange.store.journal import Journal
 
 
+def started(data_dir: Path, name: str) -> tuple[Exchange, int]:
+    """An exchange with its journal flusher running (call inside the event loop), no agents
+    and no history database, and a user of ``name``."""
+    ex = Exchange(ServerConfig(data_dir=data_dir, market_makers=False, noise_traders=False,
+                               history=False))
+    ex.start(clock=False)
+    return ex, ex.create_user(name)["user"]
+
+
 def test_commands_arriving_over_a_few_loop_passes_share_one_fsync(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     writes: list[int] = []  # the records each write brought the journal to
@@ -23,13 +32,9 @@ def test_commands_arriving_over_a_few_loop_passes_share_one_fsync(
         writes.append(data.count(b"\n"))
 
     monkeypatch.setattr(Journal, "write_and_sync", counting_write)
-    config = ServerConfig(data_dir=tmp_path, market_makers=False, noise_traders=False,
-                          history=False)
 
     async def scenario() -> None:
-        ex = Exchange(config)
-        ex.start(clock=False)
-        user = ex.create_user("alice")["user"]
+        ex, user = started(tmp_path, "alice")
         await ex.durable()
         writes.clear()
 
@@ -54,13 +59,8 @@ def test_commands_arriving_over_a_few_loop_passes_share_one_fsync(
 
 
 def test_a_lone_command_is_answered_once_on_disk(tmp_path: Path) -> None:
-    config = ServerConfig(data_dir=tmp_path, market_makers=False, noise_traders=False,
-                          history=False)
-
     async def scenario() -> int:
-        ex = Exchange(config)
-        ex.start(clock=False)
-        user = ex.create_user("bob")["user"]
+        ex, user = started(tmp_path, "bob")
         ex.apply(lambda ts: Deposit(ts, user, 100))
         journal = ex.journal
         assert journal is not None and journal.synced < journal.appended

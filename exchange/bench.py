@@ -139,8 +139,7 @@ def run(venue: Venue, commands: int, accounts: int, seed: int,
     record = latencies.append
     outcomes = bytearray()
     note = outcomes.append
-    events = rejected = 0
-    elapsed = 0
+    events = elapsed = 0
     for chunk in stream(venue, commands, accounts, seed):
         if kinds is not None:
             kinds.extend(kind(c) for c in chunk)
@@ -150,13 +149,9 @@ def run(venue: Venue, commands: int, accounts: int, seed: int,
             out = apply(command)
             record(clock() - start)
             events += len(out)
-            if type(out[0]) is Rejected:
-                rejected += 1
-                note(1)
-            else:
-                note(0)
+            note(type(out[0]) is Rejected)  # 1 if rejected, else 0
         elapsed += clock() - chunk_start
-    return elapsed / 1e9, events, rejected, latencies, outcomes
+    return elapsed / 1e9, events, outcomes.count(1), latencies, outcomes
 
 
 def by_kind(kinds: list[str], latencies: array.array[int],

@@ -18,6 +18,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from exchange.server import limits
 from matching import Book, Side, Trade
 
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -162,13 +163,6 @@ def demo(seed: int, orders: int) -> int:
     return 0
 
 
-class ServerConfigDefaults:
-    """The server's defaults for the flags that change them (kept in step by a test)."""
-
-    rate = 50
-    burst = 100
-
-
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -196,13 +190,13 @@ def main(argv: list[str] | None = None) -> int:
     p_serve.add_argument("--database-url", default=None,
                          help="history database (default: $DATABASE_URL, else SQLite in "
                               "the data dir)")
-    p_serve.add_argument("--rate-limit", type=_positive, default=ServerConfigDefaults.rate,
+    p_serve.add_argument("--rate-limit", type=_positive, default=limits.RATE_PER_S,
                          help="requests a second per key and per client IP (default "
-                              f"{ServerConfigDefaults.rate}; a classroom behind one NAT "
+                              f"{limits.RATE_PER_S}; a classroom behind one NAT "
                               "shares one IP)")
-    p_serve.add_argument("--burst", type=_positive, default=ServerConfigDefaults.burst,
+    p_serve.add_argument("--burst", type=_positive, default=limits.BURST,
                          help="requests allowed at once above the rate (default "
-                              f"{ServerConfigDefaults.burst})")
+                              f"{limits.BURST})")
     p_serve.add_argument("--no-journal", action="store_true",
                          help="no durability (state is lost at exit): only to measure its cost")
 

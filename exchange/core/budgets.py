@@ -80,18 +80,15 @@ class Budgets:
         80%, and ``(symbol, weight)`` for each of its cross positions."""
         if account in self._budgeted:  # else its entries are stale already
             self._stale(account)
-        total = 0
-        for _, weight in weights:
-            total += weight
+        total = sum(w for _, w in weights)
         if room <= 0 or total <= 0:
             self.unchecked.add(account)
             return
         self.unchecked.discard(account)
         distance = -(-room // total)
         version = self.versions[account]
-        heaps, moved = self.heaps, self.moved
         for symbol, _ in weights:
-            heapq.heappush(heaps[symbol], (moved[symbol] + distance, account, version))
+            heapq.heappush(self.heaps[symbol], (self.moved[symbol] + distance, account, version))
         self._budgeted[account] = len(weights)
         self.live += len(weights)
         self.entries += len(weights)

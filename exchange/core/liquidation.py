@@ -38,7 +38,7 @@ from exchange.core.events import (
     MarginCall,
     PositionTakenOver,
 )
-from exchange.core.orders import MarginMode, Order, OrderType, WorkingType
+from exchange.core.orders import CancelReason, MarginMode, Order, OrderType, WorkingType
 from exchange.core.positions import Position
 from exchange.core.settlement import settle_fill
 from exchange.core.units import PPM, ceil_div
@@ -189,7 +189,7 @@ def liquidate_cross(venue: Venue, acct: Account, out: list[Event],
     by_symbol = [p for _, p in sorted(acct.positions.items())]
     for pos in by_symbol:
         if pos.orders:
-            venue.cancel_for_liquidation(acct, pos, out)
+            venue.cancel_orders(pos, CancelReason.LIQUIDATION, out)
     crossed = [p for p in by_symbol if p.size and p.mode is MarginMode.CROSS]
     # Cancelling frees order margin, which ``available`` counts, but moves neither the wallet
     # nor a position, so the ratio stands until a step-down changes it.
@@ -232,7 +232,7 @@ def liquidate_isolated(venue: Venue, acct: Account, pos: Position, out: list[Eve
     assert ratio is not None
     out.append(LiquidationStarted(venue.next_seq(), venue.now, acct.account_id, pos.symbol,
                                   ratio))
-    venue.cancel_for_liquidation(acct, pos, out)
+    venue.cancel_orders(pos, CancelReason.LIQUIDATION, out)
     while True:  # the ratio stands until a step-down changes it (see liquidate_cross)
         if ratio is None or ratio < PPM:
             return

@@ -298,9 +298,7 @@ class Venue:
                             "orders and sets the wallet, it does not wipe positions")
         self.now = c.ts
         for symbol in sorted(acct.positions):
-            pos = acct.positions[symbol]
-            for order_id in sorted(pos.orders):
-                self._cancel(pos.orders[order_id], CancelReason.CANCEL_ALL, out)
+            self.cancel_orders(acct.positions[symbol], CancelReason.CANCEL_ALL, out)
         change = balance - acct.wallet
         acct.wallet = balance
         if change > 0:
@@ -968,9 +966,10 @@ class Venue:
     def mark_dirty(self, account_id: int, symbol: str) -> None:
         self._dirty.add((account_id, symbol))
 
-    def cancel_for_liquidation(self, acct: Account, pos: Position, out: list[Event]) -> None:
+    def cancel_orders(self, pos: Position, reason: CancelReason, out: list[Event]) -> None:
+        """Cancel every open order (resting and conditional) of a position, oldest first."""
         for order_id in sorted(pos.orders):
-            self._cancel(pos.orders[order_id], CancelReason.LIQUIDATION, out)
+            self._cancel(pos.orders[order_id], reason, out)
 
     def backing_margin(self, account_id: int, pos: Position) -> int:
         """The margin behind a position: its isolated wallet and PnL, or the account's cross
@@ -1113,9 +1112,7 @@ class Venue:
         acct = self._account(raw.account)
         self._instrument(raw.symbol)
         self.now = c.ts
-        pos = acct.positions[c.symbol]
-        for order_id in sorted(pos.orders):
-            self._cancel(pos.orders[order_id], CancelReason.CANCEL_ALL, out)
+        self.cancel_orders(acct.positions[c.symbol], CancelReason.CANCEL_ALL, out)
 
     def _amend_order(self, c: AmendOrder, out: list[Event]) -> None:
         raw = cast(RawAmendOrder, c)

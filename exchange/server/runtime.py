@@ -27,6 +27,7 @@ from exchange.core.instruments import Instrument
 from exchange.core.venue import STATE_FORMAT, Venue
 from exchange.feeds.synthetic import SyntheticFeed
 from exchange.gc_tuning import tune_gc
+from exchange.server import limits
 from exchange.server.auth import (
     ApiKey,
     KeyStore,
@@ -66,8 +67,8 @@ class ServerConfig:
     signup: bool = True  # self-service sign-up
     market_makers: bool = True
     noise_traders: bool = True
-    rate_per_key: int = 50  # requests a second, per key and per IP
-    burst: int = 100
+    rate_per_key: int = limits.RATE_PER_S  # requests a second, per key and per IP
+    burst: int = limits.BURST
     ws_queue_limit: int = 10_000  # messages a websocket may fall behind before it is closed
     journal: bool = True  # durability: off only to measure what it costs
     database_url: str | None = None  # history tables; default: DATABASE_URL, else SQLite

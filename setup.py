@@ -19,12 +19,17 @@ from setuptools import setup
 # The modules on the benchmarks' hot paths: order entry and matching, pre-trade risk,
 # settlement, triggers, marks and funding, and the margin scans of liquidation (which call
 # instruments' tier lookups and units' ceil_div millions of times: leaving either out cost
-# 20-30% of exchange.bench). Left out, measured to gain nothing: what holds only enums, named
-# tuples or exceptions (matching/orders, matching/events, exchange/core/commands, events,
-# errors), and what is off the hot paths (adl, views). (commands.py cannot be compiled either:
-# mypyc fails on its raw views at import.)
+# 20-30% of exchange.bench). The enums of matching/orders and of errors (with ``Rejection``)
+# too: not for their own code, but because compiled code reads a member of an enum compiled
+# with it (``Side.BUY``, ``Code.UNKNOWN_ORDER``) as a C static, where an interpreted enum costs
+# a module-dict lookup and a getattr at every use. Left out, measured to gain nothing: what
+# holds only named tuples (matching/events, exchange/core/commands, events), and what is off
+# the hot paths (adl, views). (commands.py cannot be compiled either: mypyc fails on its raw
+# views at import.)
 COMPILED = [
     "matching/book.py",
+    "matching/orders.py",
+    "exchange/core/errors.py",
     "exchange/core/venue.py",
     "exchange/core/accounts.py",
     "exchange/core/positions.py",

@@ -142,4 +142,5 @@ class Position:
         ``side`` if given, could build if all of them filled."""
         buy_lots = self.buy_lots + (lots if side > 0 else 0)
         sell_lots = self.sell_lots + (lots if side < 0 else 0)
-        return max(self.size + buy_lots, sell_lots - self.size, 0)
+        # Two-argument max: the compiled build calls the builtin for three.
+        return max(max(self.size + buy_lots, sell_lots - self.size), 0)

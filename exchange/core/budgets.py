@@ -14,9 +14,12 @@ since the check. Short of that, each moved at most ``D - 1``, which costs at mos
 ``W x (D - 1) < B``. Per symbol a heap holds where each account falls due, so a tick finds the
 due ones in O(due x log n).
 
-These accounts change often (every fill), and each change means a fresh check, so entries are
-dropped lazily: an entry carries the account's version, and one of an older version is
-skipped when it comes up, or swept out once the stale ones outnumber the live ones.
+These accounts change often (every fill), and each change means a fresh check at the next tick
+of a symbol they hold. A check replaces an account's entry only by an earlier one: an entry that
+falls due sooner than the new budget needs only looks at the account early, which is safe, and
+as marks move on a fresh distance mostly lands later, so most checks push nothing. An entry is
+live while ``due_at`` holds its figure; the others are dropped when they come up, or swept out
+once they outnumber the live ones.
 
 A cache of when to look, not state: losing it (a restart) only means looking once more.
 """
@@ -34,30 +37,35 @@ class Budgets:
     def __init__(self, symbols: Iterable[str]) -> None:
         self.moved: dict[str, int] = {s: 0 for s in symbols}  # sum of |mark moves|, ticks
         self.marks: dict[str, int] = {}  # the mark each symbol was last looked at
-        # Per symbol, (moved at which the account is due, account, version).
-        self.heaps: dict[str, list[tuple[int, int, int]]] = {s: [] for s in self.moved}
-        self.versions: dict[int, int] = {}  # tracked account -> version of its live entries
-        self.entries = 0  # in the heaps, stale ones included
-        self.live = 0  # entries of the current versions
+        # Per symbol, a heap of (moved at which the account is due, account), and the figure
+        # of each account's live entry there.
+        self.heaps: dict[str, list[tuple[int, int]]] = {s: [] for s in self.moved}
+        self.due_at: dict[str, dict[int, int]] = {s: {} for s in self.moved}
         # Tracked accounts to check on the next tick of any symbol they hold: changed since
         # their last check, or with no budget left (at or past 80%).
         self.unchecked: set[int] = set()
-        self._budgeted: dict[int, int] = {}  # account -> its live entries
+
+    @property
+    def entries(self) -> int:
+        """Entries in the heaps, stale ones included."""
+        return sum(len(heap) for heap in self.heaps.values())
+
+    @property
+    def live(self) -> int:
+        """Entries that still count."""
+        return sum(len(due_at) for due_at in self.due_at.values())
 
     def track(self, account: int) -> None:
-        """The account has cross positions in several symbols and changed: look at it next."""
-        self._stale(account)
+        """The account has cross positions in several symbols and changed: look at it next.
+        Its entries stay: they fall due no later than its last check asked."""
         self.unchecked.add(account)
-        self._sweep()
 
     def untrack(self, account: int) -> None:
         """The account has at most one cross position now (most accounts, most of the time:
-        nothing to do unless it was tracked)."""
-        if account in self._budgeted:
-            # Its version stays (and moves on): its entries must never match again.
-            self._stale(account)
-            self._sweep()
+        nothing to drop unless it was tracked)."""
         self.unchecked.discard(account)
+        for due_at in self.due_at.values():
+            due_at.pop(account, None)
 
     def due(self, symbol: str, mark: int, holders: Container[int]) -> list[int]:
         """The tracked accounts holding ``symbol`` to check now that its mark is ``mark``."""
@@ -66,45 +74,40 @@ class Budgets:
         moved = self.moved[symbol] + abs(mark - previous)
         self.moved[symbol] = moved
         heap = self.heaps[symbol]
+        due_at = self.due_at[symbol]
         while heap and heap[0][0] <= moved:
-            _, account, version = heapq.heappop(heap)
-            self.entries -= 1
-            if self.versions.get(account) == version:
-                self._stale(account)
+            at, account = heapq.heappop(heap)
+            if due_at.get(account) == at:
+                del due_at[account]
                 self.unchecked.add(account)
-        self._sweep()  # not while popping: a sweep replaces the heaps
         return sorted(a for a in self.unchecked if a in holders)
 
     def checked(self, account: int, room: int, weights: list[tuple[str, int]]) -> None:
         """The tracked account was checked exactly: ``room`` atoms of margin left before
         80%, and ``(symbol, weight)`` for each of its cross positions."""
-        if account in self._budgeted:  # else its entries are stale already
-            self._stale(account)
         total = sum(w for _, w in weights)
         if room <= 0 or total <= 0:
             self.unchecked.add(account)
             return
         self.unchecked.discard(account)
         distance = -(-room // total)
-        version = self.versions[account]
-        for symbol, _ in weights:
-            heapq.heappush(self.heaps[symbol], (self.moved[symbol] + distance, account, version))
-        self._budgeted[account] = len(weights)
-        self.live += len(weights)
-        self.entries += len(weights)
+        held = {symbol for symbol, _ in weights}
+        for symbol, due_at in self.due_at.items():
+            if symbol not in held:
+                due_at.pop(account, None)  # no cross position there any more
+                continue
+            at = self.moved[symbol] + distance
+            old = due_at.get(account)
+            if old is None or at < old:
+                due_at[account] = at
+                heapq.heappush(self.heaps[symbol], (at, account))
         self._sweep()
-
-    def _stale(self, account: int) -> None:
-        """Make the account's entries stale."""
-        self.versions[account] = self.versions.get(account, 0) + 1
-        self.live -= self._budgeted.pop(account, 0)
 
     def _sweep(self) -> None:
         """Drop the stale entries once they outnumber the live ones."""
         if self.entries > 2 * self.live + 1024:
-            versions = self.versions
             for symbol, heap in self.heaps.items():
-                kept = [e for e in heap if versions[e[1]] == e[2]]
+                due_at = self.due_at[symbol]
+                kept = [e for e in heap if due_at.get(e[1]) == e[0]]
                 heapq.heapify(kept)
                 self.heaps[symbol] = kept
-            self.entries = self.live

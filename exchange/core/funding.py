@@ -20,12 +20,13 @@ Receivers get exactly what payers paid; the venue keeps nothing.
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import Final
 
 from exchange.core.native import mypyc_attr
 from exchange.core.prices import RATE_SCALE
 
-CLAMP_E8 = 50_000  # 0.05%
-PPM_TO_E8 = 100
+CLAMP_E8: Final = 50_000  # 0.05%
+PPM_TO_E8: Final = 100
 
 
 @mypyc_attr(serializable=True, allow_interpreted_subclasses=True)  # see native.py

@@ -25,7 +25,7 @@ price on the tick grid.
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from exchange.core import adl, risk
 from exchange.core.accounts import Account
@@ -47,8 +47,8 @@ from matching import SelfTradePrevention, Side, TimeInForce
 if TYPE_CHECKING:
     from exchange.core.venue import Venue
 
-ENGINE = -1  # the liquidation engine's account id; users' ids are >= 0
-MARGIN_CALL_PPM = 800_000  # a warning when the margin ratio first reaches 80%
+ENGINE: Final = -1  # the liquidation engine's account id; users' ids are >= 0
+MARGIN_CALL_PPM: Final = 800_000  # a warning when the margin ratio first reaches 80%
 
 
 def cross_ratio(venue: Venue, acct: Account) -> int | None:

@@ -7,6 +7,7 @@ reduce-only and close-position, client order ids and trigger prices.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Final
 
 from exchange.core.native import mypyc_attr
 from matching import SelfTradePrevention, Side, TimeInForce
@@ -22,10 +23,10 @@ class OrderType(StrEnum):
     TRAILING_STOP_MARKET = "TRAILING_STOP_MARKET"
 
 
-CONDITIONAL_TYPES = frozenset({OrderType.STOP, OrderType.STOP_MARKET, OrderType.TAKE_PROFIT,
+CONDITIONAL_TYPES: Final = frozenset({OrderType.STOP, OrderType.STOP_MARKET, OrderType.TAKE_PROFIT,
                                OrderType.TAKE_PROFIT_MARKET, OrderType.TRAILING_STOP_MARKET})
 # Conditional types that become a limit order when triggered (the rest become market orders).
-LIMIT_ON_TRIGGER = frozenset({OrderType.STOP, OrderType.TAKE_PROFIT})
+LIMIT_ON_TRIGGER: Final = frozenset({OrderType.STOP, OrderType.TAKE_PROFIT})
 
 
 class WorkingType(StrEnum):

@@ -12,9 +12,10 @@ All arithmetic is on integers: the mid is kept in half ticks, rounding is to the
 from __future__ import annotations
 
 from collections import deque
+from typing import Final
 
-BASIS_SAMPLES = 300  # one a second for 5 minutes
-RATE_SCALE = 10**8  # funding rates are in units of 1e-8, as Binance prints them
+BASIS_SAMPLES: Final = 300  # one a second for 5 minutes
+RATE_SCALE: Final = 10**8  # funding rates are in units of 1e-8, as Binance prints them
 
 
 def round_div(numerator: int, denominator: int) -> int:

@@ -9,13 +9,15 @@ Per symbol and per working type (mark or last price):
 
 from __future__ import annotations
 
+from typing import Final
+
 from sortedcontainers import SortedList
 
 from exchange.core.orders import Order, OrderType, WorkingType
 from exchange.core.units import PPM
 from matching import Side
 
-_STOPS = frozenset({OrderType.STOP, OrderType.STOP_MARKET})
+_STOPS: Final = frozenset({OrderType.STOP, OrderType.STOP_MARKET})
 
 
 def fires_upward(order: Order) -> bool:

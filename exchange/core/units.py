@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from typing import Final
 
-ATOMS_PER_USDT: int = 100_000_000
-PPM: int = 1_000_000
+ATOMS_PER_USDT: Final = 100_000_000
+PPM: Final = 1_000_000
 
 _ATOM = Decimal("0.00000001")
 _ONE_PPM = Decimal("0.000001")

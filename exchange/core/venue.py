@@ -132,7 +132,8 @@ _BOOK_AMENDED: Final = book_events.Amended
 # snapshot of another format is skipped and the journal replayed whole: bump this whenever
 # that shape changes (tests/exchange/core/test_venue.py lists the attributes to remind you).
 # 2: ``budgets`` replaced ``multi``, ``multi_budget`` and ``checked_marks``.
-STATE_FORMAT: Final = 2
+# 3: budgets keep each account's entry per symbol (``due_at``), not versions.
+STATE_FORMAT: Final = 3
 
 
 @mypyc_attr(serializable=True, allow_interpreted_subclasses=True)  # see native.py

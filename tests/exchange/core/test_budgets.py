@@ -39,7 +39,7 @@ def test_no_room_means_looked_at_on_every_tick() -> None:
     assert b.due("A", 5, {1}) == []  # only holders of the symbol
 
 
-def test_a_change_or_untracking_makes_old_entries_stale() -> None:
+def test_untracking_makes_old_entries_stale() -> None:
     b = Budgets(["A"])
     b.due("A", 1_000, HOLDERS)
     b.track(1)
@@ -49,28 +49,52 @@ def test_a_change_or_untracking_makes_old_entries_stale() -> None:
     b.track(1)
     b.checked(1, 1_000, [("A", 10)])  # due after 100 ticks
     assert b.due("A", 1_011, HOLDERS) == []
+    assert b.due("A", 1_110, HOLDERS) == [1]
+
+
+def test_a_change_keeps_an_entry_that_falls_due_sooner() -> None:
+    b = Budgets(["A"])
+    b.due("A", 1_000, HOLDERS)
+    b.track(1)
+    b.checked(1, 20, [("A", 10)])  # due after 2 ticks
+    b.track(1)  # it traded: looked at on the next tick
+    assert b.due("A", 1_000, HOLDERS) == [1]
+    b.checked(1, 1_000, [("A", 10)])  # room for 100 ticks now, but the old entry stays
+    assert b.live == 1 and b.entries == 1
+    assert b.due("A", 1_001, HOLDERS) == []
+    assert b.due("A", 1_002, HOLDERS) == [1]  # early, which is safe: it is checked again
+    b.checked(1, 1_000, [("A", 10)])
+    assert b.due("A", 1_101, HOLDERS) == []
+    assert b.due("A", 1_102, HOLDERS) == [1]
+
+
+def test_a_check_that_needs_an_earlier_look_replaces_the_entry() -> None:
+    b = Budgets(["A"])
+    b.due("A", 1_000, HOLDERS)
+    b.track(1)
+    b.checked(1, 1_000, [("A", 10)])  # due after 100 ticks
+    b.track(1)
+    b.checked(1, 30, [("A", 10)])  # a loss: due after 3 ticks now
+    assert b.live == 1 and b.entries == 2  # the old entry is stale
+    assert b.due("A", 1_003, HOLDERS) == [1]
+    b.checked(1, 10**6, [("A", 10)])
+    assert b.due("A", 1_100, HOLDERS) == []  # the stale entry came up: dropped, not due
+
+
+def test_a_symbol_no_longer_held_drops_its_entry() -> None:
+    b = Budgets(["A", "B", "C"])
+    b.track(1)
+    b.checked(1, 100, [("A", 10), ("B", 10), ("C", 10)])
+    b.track(1)
+    b.checked(1, 100, [("A", 10), ("B", 10)])
+    assert b.live == 2
+    assert b.due_at["C"] == {}
 
 
 def test_stale_entries_are_swept() -> None:
     b = Budgets(["A", "B"])
-    for _ in range(2_000):
+    for room in range(10**6, 10**6 - 2_000, -1):  # each check needs a slightly earlier look
         b.track(3)
-        b.checked(3, 10**9, [("A", 1), ("B", 1)])
+        b.checked(3, room * 2, [("A", 1), ("B", 1)])
     assert b.live == 2
-    assert sum(len(h) for h in b.heaps.values()) <= 2 * b.live + 1_024 + 2
-
-
-def test_a_sweep_while_entries_fall_due_keeps_the_count() -> None:
-    b = Budgets(["A", "B"])
-    b.due("A", 0, HOLDERS)
-    for account in range(600):  # 1,200 live entries, due after 1 tick of A
-        b.track(account)
-        b.checked(account, 1, [("A", 1), ("B", 1)])
-    for account in range(600, 1_200):  # stale ones, enough to sweep on the next change
-        b.track(account)
-        b.checked(account, 10**9, [("A", 1), ("B", 1)])
-        b.track(account)
-    # The first 600 fall due together; the heaps are swept once, after the pops.
-    assert b.due("A", 1, set(range(1_200))) == list(range(1_200))
-    assert b.entries == sum(len(h) for h in b.heaps.values()) == 0
-    assert b.live == 0
+    assert b.entries <= 2 * b.live + 1_024 + 2

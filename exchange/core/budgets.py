@@ -9,17 +9,18 @@ growth, which is less than the notional's).
 Spending every budget on every tick is a scan of all such accounts. Instead each symbol keeps
 the sum of its mark moves (ticks, absolute), and a budget ``B`` over the account's weights
 ``w = 2 x |size| x atoms per tick-lot`` (``W`` their sum) becomes one distance
-``D = ceil(B / W)``: the account is due once any of its symbols has moved ``D`` ticks in all
-since the check. Short of that, each moved at most ``D - 1``, which costs at most
-``W x (D - 1) < B``. Per symbol a heap holds where each account falls due, so a tick finds the
-due ones in O(due x log n).
+``D = ceil(B / W)``, rounded down to a power of two: the account is due once any of its symbols
+has moved ``D`` ticks in all since the check. Short of that, each moved at most ``D - 1``, which
+costs at most ``W x (D - 1) < B``. Per symbol a heap holds where each account falls due, so a
+tick finds the due ones in O(due x log n).
 
 These accounts change often (every fill), and each change means a fresh check at the next tick
-of a symbol they hold. A check replaces an account's entry only by an earlier one: an entry that
-falls due sooner than the new budget needs only looks at the account early, which is safe, and
-as marks move on a fresh distance mostly lands later, so most checks push nothing. An entry is
-live while ``due_at`` holds its figure; the others are dropped when they come up, or swept out
-once they outnumber the live ones.
+of a symbol they hold. A check replaces an account's entry only by an earlier one: an entry
+that falls due sooner than the new budget needs only looks at the account early, which is
+safe. As marks move on, and with distances in powers of two (a budget that shrank a little
+keeps its distance), most checks push nothing. An entry is live while ``due_at`` holds its
+figure; the others are dropped when they come up, or swept out once they outnumber the live
+ones.
 
 A cache of when to look, not state: losing it (a restart) only means looking once more.
 """
@@ -64,8 +65,11 @@ class Budgets:
         """The account has at most one cross position now (most accounts, most of the time:
         nothing to drop unless it was tracked)."""
         self.unchecked.discard(account)
+        dropped = False
         for due_at in self.due_at.values():
-            due_at.pop(account, None)
+            dropped = due_at.pop(account, None) is not None or dropped
+        if dropped:
+            self._sweep()
 
     def due(self, symbol: str, mark: int, holders: Container[int]) -> list[int]:
         """The tracked accounts holding ``symbol`` to check now that its mark is ``mark``."""
@@ -90,18 +94,26 @@ class Budgets:
             self.unchecked.add(account)
             return
         self.unchecked.discard(account)
-        distance = -(-room // total)
-        held = {symbol for symbol, _ in weights}
-        for symbol, due_at in self.due_at.items():
-            if symbol not in held:
-                due_at.pop(account, None)  # no cross position there any more
-                continue
+        # The distance rounded down to a power of two: a budget shrinks a little with most
+        # trades, and an entry is replaced only by an earlier one, so a distance that keeps its
+        # power of two pushes nothing (at worst the account is looked at twice as early).
+        distance = 1 << ((-(-room // total)).bit_length() - 1)
+        changed = False  # whether an entry was pushed or dropped: only then can one be stale
+        for symbol, _ in weights:
             at = self.moved[symbol] + distance
+            due_at = self.due_at[symbol]
             old = due_at.get(account)
             if old is None or at < old:
                 due_at[account] = at
                 heapq.heappush(self.heaps[symbol], (at, account))
-        self._sweep()
+                changed = True
+        if len(weights) < len(self.due_at):  # no cross position left in some symbol
+            held = {symbol for symbol, _ in weights}
+            for symbol, due_at in self.due_at.items():
+                if symbol not in held and due_at.pop(account, None) is not None:
+                    changed = True
+        if changed:
+            self._sweep()
 
     def _sweep(self) -> None:
         """Drop the stale entries once they outnumber the live ones."""

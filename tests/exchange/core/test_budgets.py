@@ -47,7 +47,7 @@ def test_untracking_makes_old_entries_stale() -> None:
     b.untrack(1)
     assert b.due("A", 1_010, HOLDERS) == []  # its entry is stale
     b.track(1)
-    b.checked(1, 1_000, [("A", 10)])  # due after 100 ticks
+    b.checked(1, 1_000, [("A", 10)])  # due after 64 ticks (100, rounded down)
     assert b.due("A", 1_011, HOLDERS) == []
     assert b.due("A", 1_110, HOLDERS) == [1]
 
@@ -59,20 +59,33 @@ def test_a_change_keeps_an_entry_that_falls_due_sooner() -> None:
     b.checked(1, 20, [("A", 10)])  # due after 2 ticks
     b.track(1)  # it traded: looked at on the next tick
     assert b.due("A", 1_000, HOLDERS) == [1]
-    b.checked(1, 1_000, [("A", 10)])  # room for 100 ticks now, but the old entry stays
+    b.checked(1, 1_000, [("A", 10)])  # room for 64 ticks now, but the old entry stays
     assert b.live == 1 and b.entries == 1
     assert b.due("A", 1_001, HOLDERS) == []
     assert b.due("A", 1_002, HOLDERS) == [1]  # early, which is safe: it is checked again
-    b.checked(1, 1_000, [("A", 10)])
-    assert b.due("A", 1_101, HOLDERS) == []
-    assert b.due("A", 1_102, HOLDERS) == [1]
+    b.checked(1, 1_000, [("A", 10)])  # 100 ticks, rounded down to 64
+    assert b.due("A", 1_065, HOLDERS) == []
+    assert b.due("A", 1_066, HOLDERS) == [1]
+
+
+def test_distances_round_down_to_a_power_of_two() -> None:
+    b = Budgets(["A"])
+    b.due("A", 0, HOLDERS)
+    b.track(1)
+    b.checked(1, 100, [("A", 1)])  # 100 ticks of room: looked at after 64
+    assert b.due("A", 63, HOLDERS) == []
+    assert b.due("A", 64, HOLDERS) == [1]
+    b.checked(1, 127, [("A", 1)])  # 64 again
+    b.track(1)
+    b.checked(1, 120, [("A", 1)])  # a little less room, the same power of two: no push
+    assert b.entries == 1
 
 
 def test_a_check_that_needs_an_earlier_look_replaces_the_entry() -> None:
     b = Budgets(["A"])
     b.due("A", 1_000, HOLDERS)
     b.track(1)
-    b.checked(1, 1_000, [("A", 10)])  # due after 100 ticks
+    b.checked(1, 1_000, [("A", 10)])  # due after 64 ticks
     b.track(1)
     b.checked(1, 30, [("A", 10)])  # a loss: due after 3 ticks now
     assert b.live == 1 and b.entries == 2  # the old entry is stale

@@ -29,6 +29,7 @@ from setuptools import setup
 COMPILED = [
     "matching/book.py",
     "matching/orders.py",
+    "matching/tuples.py",
     "exchange/core/errors.py",
     "exchange/core/venue.py",
     "exchange/core/accounts.py",

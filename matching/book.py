@@ -45,6 +45,7 @@ from matching.orders import (
     Side,
     TimeInForce,
 )
+from matching.tuples import new
 
 # Module constants are ``Final``: the compiled build (mypyc) loads a Final name as a C static,
 # where a plain global costs a dict lookup.
@@ -301,11 +302,11 @@ class Book:
 
         seq = self._seq + 1
         events: list[Event] = [
-            Accepted(seq, order_id, owner, s, OrderType.LIMIT, t, price, quantity)
+            new(Accepted, seq, order_id, owner, s, OrderType.LIMIT, t, price, quantity)
         ]
         if t is _FOK and not self._fillable(owner, s, bound, quantity, mode):
             seq += 1
-            events.append(Expired(seq, order_id, owner, s, quantity, ExpireReason.FOK))
+            events.append(new(Expired, seq, order_id, owner, s, quantity, ExpireReason.FOK))
             self._seq = seq
             return events
         remaining = quantity
@@ -316,14 +317,14 @@ class Book:
         if remaining:
             if status == _SELF_TRADE:
                 seq += 1
-                events.append(Expired(seq, order_id, owner, s, remaining, ExpireReason.STP))
+                events.append(new(Expired, seq, order_id, owner, s, remaining, ExpireReason.STP))
             elif t is _GTC or t is _GTX:
                 seq = self._rest(events, seq, order_id, owner, s, price, quantity, remaining,
                                  t is _GTX, mode)
             else:
                 reason = ExpireReason.IOC if t is _IOC else ExpireReason.FOK
                 seq += 1
-                events.append(Expired(seq, order_id, owner, s, remaining, reason))
+                events.append(new(Expired, seq, order_id, owner, s, remaining, reason))
         self._seq = seq
         return events
 
@@ -366,8 +367,8 @@ class Book:
             return self._reject(order_id, owner, RejectReason.DUPLICATE_ORDER_ID)
 
         seq = self._seq + 1
-        events: list[Event] = [Accepted(seq, order_id, owner, s, OrderType.MARKET, _IOC,
-                                        protection, quantity)]
+        events: list[Event] = [new(Accepted, seq, order_id, owner, s, OrderType.MARKET, _IOC,
+                                   protection, quantity)]
         seq, remaining, status = self._match(events, seq, order_id, owner, s, quantity, bound,
                                              mode)
         if remaining:
@@ -378,7 +379,7 @@ class Book:
             else:
                 reason = ExpireReason.NO_LIQUIDITY
             seq += 1
-            events.append(Expired(seq, order_id, owner, s, remaining, reason))
+            events.append(new(Expired, seq, order_id, owner, s, remaining, reason))
         self._seq = seq
         return events
 
@@ -475,7 +476,7 @@ class Book:
             events.append(Amended(seq, order_id, owner, side, new_price, new_quantity,
                                   o.remaining, priority_kept))
             seq += 1
-            events.append(LevelChanged(seq, side, new_price, level.total))
+            events.append(new(LevelChanged, seq, side, new_price, level.total))
             self._seq = seq
             return events
 
@@ -486,7 +487,7 @@ class Book:
         events.append(Amended(seq, order_id, owner, side, new_price, new_quantity, remaining,
                               False))
         seq += 1
-        events.append(LevelChanged(seq, side, old_price, level.total))
+        events.append(new(LevelChanged, seq, side, old_price, level.total))
         status = _AT_BOUND
         if crosses:
             seq, remaining, status = self._match(events, seq, order_id, owner, side, remaining,
@@ -494,7 +495,7 @@ class Book:
         if remaining:
             if status == _SELF_TRADE:
                 seq += 1
-                events.append(Expired(seq, order_id, owner, side, remaining, ExpireReason.STP))
+                events.append(new(Expired, seq, order_id, owner, side, remaining, ExpireReason.STP))
             else:
                 seq = self._rest(events, seq, order_id, owner, side, new_price, new_quantity,
                                  remaining, o.post_only, o.stp)
@@ -593,7 +594,7 @@ class Book:
                     self._best_ask_key = key
         self._add(order_id, owner, level, quantity, remaining, post_only, stp)
         seq += 1
-        events.append(LevelChanged(seq, side, price, level.total))
+        events.append(new(LevelChanged, seq, side, price, level.total))
         return seq
 
     def _unlink(self, o: _Order) -> None:
@@ -617,9 +618,9 @@ class Book:
         self._unlink(o)
         level = o.level
         seq += 1
-        events.append(Canceled(seq, o.order_id, o.owner, level.side, level.price, quantity))
+        events.append(new(Canceled, seq, o.order_id, o.owner, level.side, level.price, quantity))
         seq += 1
-        events.append(LevelChanged(seq, level.side, level.price, level.total))
+        events.append(new(LevelChanged, seq, level.side, level.price, level.total))
         return seq
 
     def _refresh_best(self) -> None:
@@ -714,8 +715,8 @@ class Book:
                     level.total -= available
                     level.live -= 1
                     seq += 1
-                    append(Expired(seq, m.order_id, owner, opp_side, available,
-                                   ExpireReason.STP))
+                    append(new(Expired, seq, m.order_id, owner, opp_side, available,
+                               ExpireReason.STP))
                     if mode is _EXPIRE_BOTH:
                         self_trade = True
                         break
@@ -735,12 +736,12 @@ class Book:
                     drop(m)
                 level.total -= fill
                 seq += 1
-                append(Trade(seq, m.order_id, order_id, m.owner, owner, price, fill, side,
-                             available, remaining))
+                append(new(Trade, seq, m.order_id, order_id, m.owner, owner, price, fill, side,
+                           available, remaining))
             total = level.total
             if total != before:
                 seq += 1
-                append(LevelChanged(seq, opp_side, price, total))
+                append(new(LevelChanged, seq, opp_side, price, total))
             if not level.live:
                 del opp[key]
                 self._refresh_best()

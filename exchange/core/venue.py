@@ -101,6 +101,7 @@ from exchange.core.units import PPM, ceil_div
 from exchange.core.watch import Watch
 from matching import Book, SelfTradePrevention, Side, TimeInForce
 from matching import events as book_events
+from matching.tuples import new
 
 # Module constants are ``Final``: the compiled build (mypyc) loads a Final name as a C static,
 # where a plain global costs a dict lookup.
@@ -206,13 +207,13 @@ class Venue:
         kind = type(command)
         handler = self._handlers.get(kind)
         if handler is None:
-            return [Rejected(self.seq, self.now, kind.__name__, None, Code.INVALID_FLAGS,
-                             f"{kind.__name__} is not a venue command")]
+            return [new(Rejected, self.seq, self.now, kind.__name__, None, Code.INVALID_FLAGS,
+                        f"{kind.__name__} is not a venue command")]
         ts = getattr(command, "ts", None)
         if type(ts) is not int or ts < self.now:
-            return [Rejected(self.seq, self.now, kind.__name__, getattr(command, "account", None),
-                             Code.INVALID_TIMESTAMP,
-                             f"ts must be an integer of ms at or after {self.now}")]
+            return [new(Rejected, self.seq, self.now, kind.__name__,
+                        getattr(command, "account", None), Code.INVALID_TIMESTAMP,
+                        f"ts must be an integer of ms at or after {self.now}")]
         out: list[Event] = []
         try:
             # The two commands of most of any trading stream are called directly: in the
@@ -227,8 +228,8 @@ class Venue:
         except Rejection as r:
             if out:  # a handler raised after emitting: a bug, never a partial state change
                 raise
-            return [Rejected(self.seq, ts, kind.__name__, getattr(command, "account", None),
-                             r.code, r.message, getattr(command, "client_order_id", None))]
+            return [new(Rejected, self.seq, ts, kind.__name__, getattr(command, "account", None),
+                        r.code, r.message, getattr(command, "client_order_id", None))]
         if self._dirty or self._traded:
             self._follow_ups(out)
         return out
@@ -434,7 +435,7 @@ class Venue:
         market.mark = c.mark
         market.index = c.index_price
         self.marks[c.symbol] = c.mark
-        out.append(MarkPriceChanged(self._next(), c.ts, c.symbol, c.mark, c.index_price))
+        out.append(new(MarkPriceChanged, self._next(), c.ts, c.symbol, c.mark, c.index_price))
         self._mark_moved(c.symbol, out)
 
     def _mark_moved(self, symbol: str, out: list[Event]) -> None:
@@ -460,7 +461,7 @@ class Venue:
         mark = state.compute_mark(fs.rate_e8, fs.next_time - c.ts, fs.interval_ms)
         state.mark = mark
         self.marks[symbol] = mark
-        out.append(MarkPriceChanged(self._next(), c.ts, symbol, mark, c.index_price))
+        out.append(new(MarkPriceChanged, self._next(), c.ts, symbol, mark, c.index_price))
         self._mark_moved(symbol, out)
 
     def _tick(self, c: Tick, out: list[Event]) -> None:
@@ -548,7 +549,7 @@ class Venue:
         self.next_order_id += 1
         if not order.client_order_id:
             order.client_order_id = f"paper-{order.order_id}"
-        out.append(OrderAccepted(
+        out.append(new(OrderAccepted,
             self._next(), c.ts, acct.account_id, c.symbol, order.order_id,
             order.client_order_id, order.side, order.order_type, order.tif, order.price,
             order.quantity, order.stop_price, order.working_type, order.reduce_only,
@@ -847,28 +848,28 @@ class Venue:
                 if e.taker_remaining == 0 and taker is not None:
                     taker_gone = True
             elif type(e) is _BOOK_LEVEL_CHANGED:
-                out.append(BookChanged(self._next(), ts, symbol, e.side, e.price, e.total,
-                                       e.seq))
+                out.append(new(BookChanged, self._next(), ts, symbol, e.side, e.price, e.total,
+                               e.seq))
             elif type(e) is _BOOK_EXPIRED:
                 if taker is not None and e.order_id == taker.order_id:
                     taker_gone = True
                     taker.status = OrderStatus.EXPIRED
-                    out.append(OrderExpired(self._next(), ts, taker.account, symbol,
-                                            taker.order_id, taker.client_order_id, e.quantity,
-                                            ExpireReason(e.reason)))
+                    out.append(new(OrderExpired, self._next(), ts, taker.account, symbol,
+                                   taker.order_id, taker.client_order_id, e.quantity,
+                                   ExpireReason(e.reason)))
                 else:  # a resting order expired by self-trade prevention
                     maker = self.orders[e.order_id]
                     self._untrack(maker)
                     maker.status = OrderStatus.EXPIRED
-                    out.append(OrderExpired(self._next(), ts, maker.account, symbol,
-                                            maker.order_id, maker.client_order_id, e.quantity,
-                                            ExpireReason.STP))
+                    out.append(new(OrderExpired, self._next(), ts, maker.account, symbol,
+                                   maker.order_id, maker.client_order_id, e.quantity,
+                                   ExpireReason.STP))
             elif type(e) is _BOOK_CANCELED:
                 o = self.orders[e.order_id]
                 self._untrack(o)
                 o.status = OrderStatus.CANCELED
-                out.append(OrderCanceled(self._next(), ts, o.account, symbol, o.order_id,
-                                         o.client_order_id, e.quantity, cancel_reason))
+                out.append(new(OrderCanceled, self._next(), ts, o.account, symbol, o.order_id,
+                               o.client_order_id, e.quantity, cancel_reason))
             elif type(e) is _BOOK_AMENDED:
                 o = self.orders[e.order_id]
                 out.append(OrderAmended(self._next(), ts, o.account, symbol, o.order_id,
@@ -884,8 +885,8 @@ class Venue:
         self.next_trade_id += 1
         self.markets[symbol].last = t.price
         self._traded.add(symbol)
-        out.append(Traded(self._next(), ts, symbol, trade_id, t.price, t.quantity, t.aggressor,
-                          t.maker_order_id, t.taker_order_id))
+        out.append(new(Traded, self._next(), ts, symbol, trade_id, t.price, t.quantity, t.aggressor,
+                       t.maker_order_id, t.taker_order_id))
         maker = self.orders[t.maker_order_id]
         maker_acct = self.accounts[t.maker_owner]
         maker_pos = maker_acct.positions[symbol]
@@ -902,10 +903,10 @@ class Venue:
             maker.status = OrderStatus.FILLED
             maker_pos.resting -= 1
             self._forget(maker)
-        out.append(OrderFilled(self._next(), ts, maker.account, symbol, maker.order_id,
-                               maker.client_order_id, trade_id, maker.side, t.price, t.quantity,
-                               True, fee, pnl, maker.remaining, maker_pos.size,
-                               maker_pos.entry_notional))
+        out.append(new(OrderFilled, self._next(), ts, maker.account, symbol, maker.order_id,
+                       maker.client_order_id, trade_id, maker.side, t.price, t.quantity,
+                       True, fee, pnl, maker.remaining, maker_pos.size,
+                       maker_pos.entry_notional))
         self._dirty.add((maker.account, symbol))
 
         self.position_changed(maker.account, maker_pos)
@@ -927,10 +928,10 @@ class Venue:
                                inst.taker_fee_ppm, mark)
         self.fee_income += fee
         self.position_changed(taker.account, taker_pos)
-        out.append(OrderFilled(self._next(), ts, taker.account, symbol, taker.order_id,
-                               taker.client_order_id, trade_id, taker.side, t.price, t.quantity,
-                               False, fee, pnl, taker.remaining, taker_pos.size,
-                               taker_pos.entry_notional))
+        out.append(new(OrderFilled, self._next(), ts, taker.account, symbol, taker.order_id,
+                       taker.client_order_id, trade_id, taker.side, t.price, t.quantity,
+                       False, fee, pnl, taker.remaining, taker_pos.size,
+                       taker_pos.entry_notional))
         self._dirty.add((taker.account, symbol))
 
     # ================================================================ for liquidation.py
@@ -1070,8 +1071,8 @@ class Venue:
             quantity = order.quantity
             if order.close_position:
                 quantity = abs(pos.size)
-            out.append(OrderTriggered(self._next(), self.now, order.account, symbol,
-                                      order.order_id, price, quantity))
+            out.append(new(OrderTriggered, self._next(), self.now, order.account, symbol,
+                           order.order_id, price, quantity))
             try:
                 if order.close_position:
                     if not pos.size or (pos.size > 0) == (order.side is Side.BUY):
@@ -1085,9 +1086,9 @@ class Venue:
             except Rejection as r:
                 self._forget(order)
                 order.status = OrderStatus.EXPIRED
-                out.append(OrderExpired(self._next(), self.now, order.account, symbol,
-                                        order.order_id, order.client_order_id, order.remaining,
-                                        ExpireReason.TRIGGER_REJECTED, str(r.code)))
+                out.append(new(OrderExpired, self._next(), self.now, order.account, symbol,
+                               order.order_id, order.client_order_id, order.remaining,
+                               ExpireReason.TRIGGER_REJECTED, str(r.code)))
                 continue
             self._enter_book(acct, pos, inst, order, out)
         return True
@@ -1121,9 +1122,9 @@ class Venue:
             self.triggers[order.symbol].remove(order)
             self._untrack(order)
             order.status = OrderStatus.CANCELED
-            out.append(OrderCanceled(self._next(), self.now, order.account, order.symbol,
-                                     order.order_id, order.client_order_id, order.remaining,
-                                     reason))
+            out.append(new(OrderCanceled, self._next(), self.now, order.account, order.symbol,
+                           order.order_id, order.client_order_id, order.remaining,
+                           reason))
             return
         result = self.books[order.symbol].cancel(order.order_id, order.account)
         self._book_events(order.symbol, self.instruments[order.symbol], result, None, out,

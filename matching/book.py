@@ -250,7 +250,8 @@ class Book:
                 level = self._asks[key] = _Level(side, key, price)
             for order_id, owner, quantity, remaining, stp, post_only in orders:
                 self._add(order_id, owner, level, quantity, remaining, post_only, stp)
-        self._refresh_best()
+        self._refresh_best(_BUY)
+        self._refresh_best(_SELL)
 
     # ------------------------------------------------------------------ commands
 
@@ -609,7 +610,7 @@ class Book:
                 del self._bids[level.key]
             else:
                 del self._asks[level.key]
-            self._refresh_best()
+            self._refresh_best(level.side)
         else:
             self._maybe_compact(level)
 
@@ -623,9 +624,13 @@ class Book:
         events.append(new(LevelChanged, seq, level.side, level.price, level.total))
         return seq
 
-    def _refresh_best(self) -> None:
-        self._best_bid_key = self._bids.peekitem(0)[0] if self._bids else _EMPTY
-        self._best_ask_key = self._asks.peekitem(0)[0] if self._asks else _EMPTY
+    def _refresh_best(self, side: Side) -> None:
+        """The best key of one side again, after a level of it was dropped (a SortedDict's
+        peekitem runs interpreted: the other side's key still holds)."""
+        if side is _BUY:
+            self._best_bid_key = self._bids.peekitem(0)[0] if self._bids else _EMPTY
+        else:
+            self._best_ask_key = self._asks.peekitem(0)[0] if self._asks else _EMPTY
 
     @staticmethod
     def _maybe_compact(level: _Level) -> None:
@@ -689,11 +694,13 @@ class Book:
         drop = self._drop
         check_self = mode is not _STP_NONE
         while remaining:
-            if not opp:
+            # The cached best key and the dict's own lookup, not the SortedDict's peekitem.
+            key = self._best_ask_key if side is _BUY else self._best_bid_key
+            if key == _EMPTY:
                 return seq, remaining, _SIDE_EMPTY
-            key, level = opp.peekitem(0)
             if key > bound:
                 return seq, remaining, _AT_BOUND
+            level = opp[key]
             price = level.price
             queue = level.orders
             before = level.total
@@ -744,7 +751,7 @@ class Book:
                 append(new(LevelChanged, seq, opp_side, price, total))
             if not level.live:
                 del opp[key]
-                self._refresh_best()
+                self._refresh_best(opp_side)
             if self_trade:
                 return seq, remaining, _SELF_TRADE
         return seq, 0, _FILLED

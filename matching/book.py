@@ -264,8 +264,11 @@ class Book:
         quantity: object,
         tif: object = _GTC,
         stp: object = _EXPIRE_TAKER,
+        accepted: bool = True,
     ) -> list[Event]:
-        """Place a limit order. GTX is post-only."""
+        """Place a limit order. GTX is post-only. ``accepted=False`` leaves the ``Accepted``
+        event out, for a caller that announces its orders itself (the venue): its sequence
+        number is still taken, so the other events are as they would be."""
         if type(order_id) is not int or type(owner) is not int:
             return self._reject_ids(order_id, owner)
         try:
@@ -304,7 +307,7 @@ class Book:
         seq = self._seq + 1
         events: list[Event] = [
             new(Accepted, seq, order_id, owner, s, OrderType.LIMIT, t, price, quantity)
-        ]
+        ] if accepted else []
         if t is _FOK and not self._fillable(owner, s, bound, quantity, mode):
             seq += 1
             events.append(new(Expired, seq, order_id, owner, s, quantity, ExpireReason.FOK))
@@ -337,10 +340,11 @@ class Book:
         quantity: object,
         protection_price: object = None,
         stp: object = _EXPIRE_TAKER,
+        accepted: bool = True,
     ) -> list[Event]:
         """Place a market order: it sweeps the opposite side until filled, until the next
         level lies beyond ``protection_price`` (if given), or until the side is empty; the
-        unfilled rest expires. It never rests."""
+        unfilled rest expires. It never rests. ``accepted`` as for ``place``."""
         if type(order_id) is not int or type(owner) is not int:
             return self._reject_ids(order_id, owner)
         try:
@@ -369,7 +373,7 @@ class Book:
 
         seq = self._seq + 1
         events: list[Event] = [new(Accepted, seq, order_id, owner, s, OrderType.MARKET, _IOC,
-                                   protection, quantity)]
+                                   protection, quantity)] if accepted else []
         seq, remaining, status = self._match(events, seq, order_id, owner, s, quantity, bound,
                                              mode)
         if remaining:

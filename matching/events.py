@@ -19,6 +19,9 @@ place (limit)
 place (market)
     as a limit order without a limit price; the rest expires with ``PROTECTION`` (stopped by
     the protection price) or ``NO_LIQUIDITY`` (the opposite side ran out).
+place, place_market with ``accepted=False``
+    the same without ``Accepted``, whose sequence number is still taken (for a caller that
+    announces its orders itself).
 cancel
     ``Canceled`` and the ``LevelChanged`` of its level.
 amend

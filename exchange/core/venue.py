@@ -810,10 +810,10 @@ class Venue:
             low, high = risk.band_limits(self.marks[order.symbol], inst.market_band_ppm)
             protection = high if order.side is Side.BUY else low
             result = book.place_market(order.order_id, acct.account_id, order.side,
-                                       order.remaining, protection, order.stp)
+                                       order.remaining, protection, order.stp, accepted=False)
         else:
             result = book.place(order.order_id, acct.account_id, order.side, order.price,
-                                order.remaining, order.tif, order.stp)
+                                order.remaining, order.tif, order.stp, accepted=False)
         taker_gone = self._book_events(order.symbol, inst, result, order, out)
         if not taker_gone and order.remaining:
             # It rests: from now on it reserves margin and counts as an open order.
@@ -875,7 +875,7 @@ class Venue:
                 out.append(OrderAmended(self._next(), ts, o.account, symbol, o.order_id,
                                         o.client_order_id, e.price, e.quantity, e.remaining,
                                         e.priority_kept))
-            # book Accepted: the venue has announced the order already (OrderAccepted).
+            # No book Accepted: the venue announces its orders itself (OrderAccepted).
         return taker_gone
 
     def _settle_trade(self, symbol: str, inst: Instrument, t: book_events.Trade,

@@ -35,8 +35,7 @@ def of(events: list[Event], cls: type) -> list:  # type: ignore[type-arg]
     return [e for e in events if isinstance(e, cls)]
 
 
-@pytest.fixture
-def book() -> Book:
+def two_by_two() -> Book:
     """Asks 5@101 (owner 1), 5@102 (owner 2); bids 5@99 (owner 1), 5@98 (owner 2)."""
     b = Book()
     b.place(1, 1, SELL, 101, 5)
@@ -44,6 +43,11 @@ def book() -> Book:
     b.place(3, 1, BUY, 99, 5)
     b.place(4, 2, BUY, 98, 5)
     return b
+
+
+@pytest.fixture
+def book() -> Book:
+    return two_by_two()
 
 
 # ---------------------------------------------------------------- placing and resting
@@ -137,6 +141,24 @@ def test_post_only_that_would_take_is_rejected_and_changes_nothing(book: Book) -
 
 
 # ---------------------------------------------------------------- market orders
+
+
+@pytest.mark.parametrize("order", [
+    (10, 3, BUY, 97, 2, GTC),  # rests
+    (10, 3, BUY, 102, 7, GTC),  # two trades, then rests
+    (10, 3, SELL, 98, 20, IOC),  # sweeps the bids, the rest expires
+    (10, 3, BUY, 101, 9, FOK),  # cannot fill whole
+    (10, 1, BUY, 101, 2, GTC),  # meets its own order
+])
+def test_placing_without_accepted_leaves_out_only_that_event(
+        order: tuple[int, int, Side, int, int, TimeInForce]) -> None:
+    with_it, without = two_by_two(), two_by_two()
+    events = with_it.place(*order)
+    assert type(events[0]) is Accepted
+    assert without.place(*order, accepted=False) == events[1:]
+    assert without.depth(10) == with_it.depth(10) and without.seq == with_it.seq
+    market = (11, 4, SELL, 3)
+    assert without.place_market(*market, accepted=False) == with_it.place_market(*market)[1:]
 
 
 def test_market_order_sweeps_levels(book: Book) -> None:

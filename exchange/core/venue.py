@@ -548,7 +548,7 @@ class Venue:
         self.now = c.ts
         self.next_order_id += 1
         if not order.client_order_id:
-            order.client_order_id = f"paper-{order.order_id}"
+            order.client_order_id = f"{AUTO_CLIENT_ID_PREFIX}{order.order_id}"
         out.append(new(OrderAccepted,
             self._next(), c.ts, acct.account_id, c.symbol, order.order_id,
             order.client_order_id, order.side, order.order_type, order.tif, order.price,

@@ -87,7 +87,7 @@ def test_a_check_that_needs_an_earlier_look_replaces_the_entry() -> None:
     b.track(1)
     b.checked(1, 1_000, [("A", 10)])  # due after 64 ticks
     b.track(1)
-    b.checked(1, 30, [("A", 10)])  # a loss: due after 3 ticks now
+    b.checked(1, 30, [("A", 10)])  # a loss: due after 2 ticks now (3, rounded down)
     assert b.live == 1 and b.entries == 2  # the old entry is stale
     assert b.due("A", 1_003, HOLDERS) == [1]
     b.checked(1, 10**6, [("A", 10)])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 from exchange.core.budgets import Budgets
 
 HOLDERS = {1, 2, 3}
@@ -111,3 +113,26 @@ def test_stale_entries_are_swept() -> None:
         b.checked(3, room * 2, [("A", 1), ("B", 1)])
     assert b.live == 2
     assert b.entries <= 2 * b.live + 1_024 + 2
+
+
+def test_every_live_entry_is_in_its_heap_and_the_heaps_stay_swept() -> None:
+    rng = random.Random(7)
+    symbols = ["A", "B", "C"]
+    b = Budgets(symbols)
+    for step in range(5_000):
+        account = rng.randrange(40)
+        roll = rng.random()
+        if roll < 0.3:
+            b.track(account)
+        elif roll < 0.4:
+            b.untrack(account)
+        elif roll < 0.8:
+            held = rng.sample(symbols, rng.randint(2, 3))
+            b.checked(account, rng.randrange(-5, 5_000), [(s, rng.randint(1, 50)) for s in held])
+        else:
+            symbol = rng.choice(symbols)
+            b.due(symbol, 1_000 + rng.randint(-30, 30), set(range(40)))
+        for symbol, due_at in b.due_at.items():
+            for account_id, at in due_at.items():
+                assert (at, account_id) in b.heaps[symbol], step
+        assert b.entries <= 2 * b.live + 1_024 + 3, step

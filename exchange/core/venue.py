@@ -907,7 +907,11 @@ class Venue:
                        maker.client_order_id, trade_id, maker.side, t.price, t.quantity,
                        True, fee, pnl, maker.remaining, maker_pos.size,
                        maker_pos.entry_notional))
-        self._dirty.add((maker.account, symbol))
+        # Only a position with resting reduce-only orders can need a trim. (A reduce-only taker
+        # that rests afterwards is not one yet, and needs none: its quantity was capped at what
+        # the position could close, and each of its fills shrinks both alike.)
+        if maker_pos.reduce_buy_lots or maker_pos.reduce_sell_lots:
+            self._dirty.add((maker.account, symbol))
 
         self.position_changed(maker.account, maker_pos)
 
@@ -932,7 +936,8 @@ class Venue:
                        taker.client_order_id, trade_id, taker.side, t.price, t.quantity,
                        False, fee, pnl, taker.remaining, taker_pos.size,
                        taker_pos.entry_notional))
-        self._dirty.add((taker.account, symbol))
+        if taker_pos.reduce_buy_lots or taker_pos.reduce_sell_lots:
+            self._dirty.add((taker.account, symbol))
 
     # ================================================================ for liquidation.py
 

@@ -19,12 +19,18 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 _TUPLE_NEW: Final = tuple.__new__
+# Each class's number of fields, read once: a dict lookup by the class is cheaper than the
+# class attribute's.
+_FIELD_COUNTS: Final[dict[object, int]] = {}
 
 
 def new(cls: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """``cls(*args, **kwargs)`` for a named tuple class ``cls``, fast when every field is given
     by position (keywords, or fields left to their defaults, take the class's own way)."""
-    if kwargs or len(args) != len(cast(Any, cls)._fields):
+    fields = _FIELD_COUNTS.get(cls)
+    if fields is None:
+        fields = _FIELD_COUNTS[cls] = len(cast(Any, cls)._fields)
+    if kwargs or len(args) != fields:
         return cls(*args, **kwargs)
     return cast(T, _TUPLE_NEW(cast(Any, cls), args))
 

@@ -57,6 +57,10 @@ class Rejection(Exception):
     ``Rejected`` event. It is raised only before any state has changed."""
 
     def __init__(self, code: Code, message: str) -> None:
-        super().__init__(f"{code}: {message}")
+        super().__init__(code, message)
         self.code = code
         self.message = message
+
+    def __str__(self) -> str:
+        # Formatted when shown, not when raised: a quarter of a trading stream is rejected.
+        return f"{self.code}: {self.message}"

@@ -18,9 +18,9 @@ These accounts change often (every fill), and each change means a fresh check at
 of a symbol they hold. A check replaces an account's entry only by an earlier one: an entry
 that falls due sooner than the new budget needs only looks at the account early, which is
 safe. As marks move on, and with distances in powers of two (a budget that shrank a little
-keeps its distance), most checks push nothing. An entry is live while ``due_at`` holds its
-figure; the others are dropped when they come up, or swept out once they outnumber the live
-ones.
+keeps its distance), most checks push nothing. An entry is live while the account's
+``due_at`` holds its figure; the others are dropped when they come up, or swept out once they
+outnumber the live ones.
 
 A cache of when to look, not state: losing it (a restart) only means looking once more.
 """
@@ -38,10 +38,12 @@ class Budgets:
     def __init__(self, symbols: Iterable[str]) -> None:
         self.moved: dict[str, int] = {s: 0 for s in symbols}  # sum of |mark moves|, ticks
         self.marks: dict[str, int] = {}  # the mark each symbol was last looked at
-        # Per symbol, a heap of (moved at which the account is due, account), and the figure
-        # of each account's live entry there.
+        # Per symbol, a heap of (moved at which the account is due, account).
         self.heaps: dict[str, list[tuple[int, int]]] = {s: [] for s in self.moved}
-        self.due_at: dict[str, dict[int, int]] = {s: {} for s in self.moved}
+        # Per account, the figure of its live entry in each symbol's heap: one lookup by
+        # account per check (account ids are the cold keys here, symbols the warm ones).
+        self.due_at: dict[int, dict[str, int]] = {}
+        self.live = 0  # entries in due_at, kept for the sweep rather than summed each time
         # Tracked accounts to check on the next tick of any symbol they hold: changed since
         # their last check, or with no budget left (at or past 80%).
         self.unchecked: set[int] = set()
@@ -50,11 +52,6 @@ class Budgets:
     def entries(self) -> int:
         """Entries in the heaps, stale ones included."""
         return sum(len(heap) for heap in self.heaps.values())
-
-    @property
-    def live(self) -> int:
-        """Entries that still count."""
-        return sum(len(due_at) for due_at in self.due_at.values())
 
     def track(self, account: int) -> None:
         """The account has cross positions in several symbols and changed: look at it next.
@@ -65,10 +62,9 @@ class Budgets:
         """The account has at most one cross position now (most accounts, most of the time:
         nothing to drop unless it was tracked)."""
         self.unchecked.discard(account)
-        dropped = False
-        for due_at in self.due_at.values():
-            dropped = due_at.pop(account, None) is not None or dropped
-        if dropped:
+        entries = self.due_at.pop(account, None)
+        if entries:
+            self.live -= len(entries)
             self._sweep()
 
     def due(self, symbol: str, mark: int, holders: Container[int]) -> list[int]:
@@ -78,11 +74,12 @@ class Budgets:
         moved = self.moved[symbol] + abs(mark - previous)
         self.moved[symbol] = moved
         heap = self.heaps[symbol]
-        due_at = self.due_at[symbol]
         while heap and heap[0][0] <= moved:
             at, account = heapq.heappop(heap)
-            if due_at.get(account) == at:
-                del due_at[account]
+            entries = self.due_at.get(account)
+            if entries is not None and entries.get(symbol) == at:
+                del entries[symbol]
+                self.live -= 1
                 self.unchecked.add(account)
         return sorted(a for a in self.unchecked if a in holders)
 
@@ -98,28 +95,32 @@ class Budgets:
         # trades, and an entry is replaced only by an earlier one, so a distance that keeps its
         # power of two pushes nothing (at worst the account is looked at twice as early).
         distance = 1 << ((-(-room // total)).bit_length() - 1)
+        entries = self.due_at.get(account)
+        if entries is None:
+            entries = self.due_at[account] = {}
+        before = len(entries)
         changed = False  # whether an entry was pushed or dropped: only then can one be stale
         for symbol, _ in weights:
             at = self.moved[symbol] + distance
-            due_at = self.due_at[symbol]
-            old = due_at.get(account)
+            old = entries.get(symbol)
             if old is None or at < old:
-                due_at[account] = at
+                entries[symbol] = at
                 heapq.heappush(self.heaps[symbol], (at, account))
                 changed = True
-        if len(weights) < len(self.due_at):  # no cross position left in some symbol
+        if len(entries) > len(weights):  # no cross position left in some symbol
             held = {symbol for symbol, _ in weights}
-            for symbol, due_at in self.due_at.items():
-                if symbol not in held and due_at.pop(account, None) is not None:
-                    changed = True
+            for symbol in [s for s in entries if s not in held]:
+                del entries[symbol]
+            changed = True
+        self.live += len(entries) - before
         if changed:
             self._sweep()
 
     def _sweep(self) -> None:
         """Drop the stale entries once they outnumber the live ones."""
         if self.entries > 2 * self.live + 1024:
+            due_at = self.due_at
             for symbol, heap in self.heaps.items():
-                due_at = self.due_at[symbol]
-                kept = [e for e in heap if due_at.get(e[1]) == e[0]]
+                kept = [e for e in heap if due_at.get(e[1], {}).get(symbol) == e[0]]
                 heapq.heapify(kept)
                 self.heaps[symbol] = kept

@@ -134,7 +134,8 @@ _BOOK_AMENDED: Final = book_events.Amended
 # that shape changes (tests/exchange/core/test_venue.py lists the attributes to remind you).
 # 2: ``budgets`` replaced ``multi``, ``multi_budget`` and ``checked_marks``.
 # 3: budgets keep each account's entry per symbol (``due_at``), not versions.
-STATE_FORMAT: Final = 3
+# 4: budgets keep them by account (``due_at``) with their count (``live``).
+STATE_FORMAT: Final = 4
 
 
 @mypyc_attr(serializable=True, allow_interpreted_subclasses=True)  # see native.py

@@ -639,8 +639,8 @@ def test_the_state_format_names_the_venue_attributes() -> None:
     venue = Venue(load_instruments())
     if not hasattr(venue, "__dict__"):
         pytest.skip("the compiled build keeps no instance dict")
-    assert STATE_FORMAT == 3
-    assert sorted(vars(venue.budgets)) == ["due_at", "heaps", "marks", "moved", "unchecked"]
+    assert STATE_FORMAT == 4
+    assert sorted(vars(venue.budgets)) == ["due_at", "heaps", "live", "marks", "moved", "unchecked"]
     assert sorted(vars(venue)) == [
         "_dirty", "_handlers", "_risk_dirty", "_slots", "_traded", "accounts", "books",
         "budgets", "deposits", "engine", "fee_income", "funding", "holders",

@@ -904,16 +904,7 @@ class Venue:
             maker.status = OrderStatus.FILLED
             maker_pos.resting -= 1
             self._forget(maker)
-        out.append(new(OrderFilled, self._next(), ts, maker.account, symbol, maker.order_id,
-                       maker.client_order_id, trade_id, maker.side, t.price, t.quantity,
-                       True, fee, pnl, maker.remaining, maker_pos.size,
-                       maker_pos.entry_notional))
-        # Only a position with resting reduce-only orders can need a trim. (A reduce-only taker
-        # that rests afterwards is not one yet, and needs none: its quantity was capped at what
-        # the position could close, and each of its fills shrinks both alike.)
-        if maker_pos.reduce_buy_lots or maker_pos.reduce_sell_lots:
-            self._dirty.add((maker.account, symbol))
-
+        self._filled(maker, maker_pos, trade_id, t, True, fee, pnl, out)
         self.position_changed(maker.account, maker_pos)
 
         assert taker is not None
@@ -933,12 +924,21 @@ class Venue:
                                inst.taker_fee_ppm, mark)
         self.fee_income += fee
         self.position_changed(taker.account, taker_pos)
-        out.append(new(OrderFilled, self._next(), ts, taker.account, symbol, taker.order_id,
-                       taker.client_order_id, trade_id, taker.side, t.price, t.quantity,
-                       False, fee, pnl, taker.remaining, taker_pos.size,
-                       taker_pos.entry_notional))
-        if taker_pos.reduce_buy_lots or taker_pos.reduce_sell_lots:
-            self._dirty.add((taker.account, symbol))
+        self._filled(taker, taker_pos, trade_id, t, False, fee, pnl, out)
+
+    def _filled(self, order: Order, pos: Position, trade_id: int, t: book_events.Trade,
+                maker: bool, fee: int, pnl: int, out: list[Event]) -> None:
+        """One side's fill, as its account sees it; and its position marked for the
+        reduce-only trim if it has resting reduce-only orders, as only those can need one. (A
+        reduce-only taker that rests afterwards is not one yet, and needs none: its quantity
+        was capped at what the position could close, and each of its fills shrinks both
+        alike.)"""
+        out.append(new(OrderFilled, self._next(), self.now, order.account, order.symbol,
+                       order.order_id, order.client_order_id, trade_id, order.side, t.price,
+                       t.quantity, maker, fee, pnl, order.remaining, pos.size,
+                       pos.entry_notional))
+        if pos.reduce_buy_lots or pos.reduce_sell_lots:
+            self._dirty.add((order.account, order.symbol))
 
     # ================================================================ for liquidation.py
 

@@ -9,6 +9,16 @@ from exchange.core.budgets import Budgets
 HOLDERS = {1, 2, 3}
 
 
+def checked_once(room: int, weight: int = 10, mark: int = 1_000) -> Budgets:
+    """Budgets for one symbol A, first seen at ``mark``, where account 1 changed and was then
+    checked with ``room`` atoms to spend over its ``weight`` in A."""
+    b = Budgets(["A"])
+    b.due("A", mark, HOLDERS)
+    b.track(1)
+    b.checked(1, room, [("A", weight)])
+    return b
+
+
 def test_an_account_is_due_once_any_symbol_moved_its_distance() -> None:
     b = Budgets(["A", "B"])
     assert b.due("A", 1_000, HOLDERS) == []  # the first mark moves nothing
@@ -42,10 +52,7 @@ def test_no_room_means_looked_at_on_every_tick() -> None:
 
 
 def test_untracking_makes_old_entries_stale() -> None:
-    b = Budgets(["A"])
-    b.due("A", 1_000, HOLDERS)
-    b.track(1)
-    b.checked(1, 10, [("A", 10)])  # due after 1 tick
+    b = checked_once(10)  # due after 1 tick
     b.untrack(1)
     assert b.due("A", 1_010, HOLDERS) == []  # its entry is stale
     b.track(1)
@@ -55,10 +62,7 @@ def test_untracking_makes_old_entries_stale() -> None:
 
 
 def test_a_change_keeps_an_entry_that_falls_due_sooner() -> None:
-    b = Budgets(["A"])
-    b.due("A", 1_000, HOLDERS)
-    b.track(1)
-    b.checked(1, 20, [("A", 10)])  # due after 2 ticks
+    b = checked_once(20)  # due after 2 ticks
     b.track(1)  # it traded: looked at on the next tick
     assert b.due("A", 1_000, HOLDERS) == [1]
     b.checked(1, 1_000, [("A", 10)])  # room for 64 ticks now, but the old entry stays
@@ -71,10 +75,7 @@ def test_a_change_keeps_an_entry_that_falls_due_sooner() -> None:
 
 
 def test_distances_round_down_to_a_power_of_two() -> None:
-    b = Budgets(["A"])
-    b.due("A", 0, HOLDERS)
-    b.track(1)
-    b.checked(1, 100, [("A", 1)])  # 100 ticks of room: looked at after 64
+    b = checked_once(100, weight=1, mark=0)  # 100 ticks of room: looked at after 64
     assert b.due("A", 63, HOLDERS) == []
     assert b.due("A", 64, HOLDERS) == [1]
     b.checked(1, 127, [("A", 1)])  # 64 again
@@ -84,10 +85,7 @@ def test_distances_round_down_to_a_power_of_two() -> None:
 
 
 def test_a_check_that_needs_an_earlier_look_replaces_the_entry() -> None:
-    b = Budgets(["A"])
-    b.due("A", 1_000, HOLDERS)
-    b.track(1)
-    b.checked(1, 1_000, [("A", 10)])  # due after 64 ticks
+    b = checked_once(1_000)  # due after 64 ticks
     b.track(1)
     b.checked(1, 30, [("A", 10)])  # a loss: due after 2 ticks now (3, rounded down)
     assert b.live == 1 and b.entries == 2  # the old entry is stale
